@@ -1,0 +1,127 @@
+// Package cli holds nvskit's commands: one file per command, flags and output formats only.
+// The format logic lives in the nvs, nvscsv, partition, mfg and esploader packages.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Version is nvskit's version, set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// Env is what a command may touch of the outside world. Tests run commands in-process with
+// their own Env.
+type Env struct {
+	// Dir is the working directory that relative paths are resolved against ("" = the process's).
+	Dir    string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Terminal reports whether Stderr is a terminal, where progress bars may be drawn.
+	Terminal bool
+}
+
+// Path resolves p against the Env's working directory.
+func (e *Env) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || e.Dir == "" {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}
+
+// ExitError carries a specific exit code; its message, if any, is printed to stderr.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks an error in the command line itself (exit code 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// NewRoot builds the command tree.
+func NewRoot(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nvskit",
+		Short: "Make, inspect, encrypt and flash ESP32 NVS partitions",
+		Long: `nvskit takes an ESP32 product's secrets and settings from a CSV to a verified,
+optionally encrypted NVS partition on the device, and back. It is a drop-in for
+ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
+and needs no Python and no ESP-IDF install.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newGenerateCmd(env),
+	)
+	return root
+}
+
+// Run runs nvskit with args (without the program name) and returns the exit code.
+func Run(args []string, env Env) int {
+	if env.Stdin == nil {
+		env.Stdin = os.Stdin
+	}
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	root := NewRoot(&env)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(env.Stderr, "nvskit:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(env.Stderr, "nvskit:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least",
+		"requires exactly", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
