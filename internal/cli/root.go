@@ -76,6 +76,10 @@ and needs no Python and no ESP-IDF install.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newGenerateCmd(env),
+		newEncryptCmd(env),
+		newDecryptCmd(env),
+		newGenerateKeyCmd(env),
+		newKeysCmd(env),
 	)
 	return root
 }
