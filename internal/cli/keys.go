@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -171,8 +172,8 @@ func newKeysCmd(env *Env) *cobra.Command {
 			if len(b) != nvs.KeysPartitionSize {
 				fmt.Fprintf(env.Stderr, "warning: %s is %d bytes; the nvs_keys partition is %d\n", args[0], len(b), nvs.KeysPartitionSize)
 			}
-			fp := nvs.CRC32(k.Bytes())
-			fmt.Fprintf(env.Stdout, "%s: keys partition OK (CRC matches; key fingerprint %08x)\n", args[0], fp)
+			fp := sha256.Sum256(k.Bytes())
+			fmt.Fprintf(env.Stdout, "%s: keys partition OK (CRC matches; fingerprint sha256:%x)\n", args[0], fp[:6])
 			return nil
 		},
 	})
