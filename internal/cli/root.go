@@ -80,6 +80,7 @@ and needs no Python and no ESP-IDF install.`,
 		newDecryptCmd(env),
 		newGenerateKeyCmd(env),
 		newKeysCmd(env),
+		newPartitionsCmd(env),
 	)
 	return root
 }
