@@ -81,6 +81,12 @@ and needs no Python and no ESP-IDF install.`,
 		newGenerateKeyCmd(env),
 		newKeysCmd(env),
 		newPartitionsCmd(env),
+		newFlashCmd(env),
+		newReadCmd(env),
+		newEraseCmd(env),
+		newDeviceCmd(env),
+		newPortsCmd(env),
+		newSimulateCmd(env),
 	)
 	return root
 }
