@@ -456,7 +456,7 @@ func (ss *session) handle(f []byte) error {
 	if err := ss.reply(cmd, value, payload, status, flt); err != nil {
 		return err
 	}
-	if cmd == 0x0F && status == 0 {
+	if cmd == 0x0F && status == 0 && ss.baud > 0 {
 		ss.baud = int(le(f[8:], 0))
 	}
 	if (cmd == 0x04 || cmd == 0x12) && status == 0 {

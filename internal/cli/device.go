@@ -22,12 +22,14 @@ type devFlags struct {
 	baud      int
 	reset     string
 	flashSize string
+	attempts  int
 }
 
 func (f *devFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT)")
 	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
+	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
 
@@ -72,7 +74,7 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := esploader.Options{Reset: mode}
+	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
 	if strings.HasPrefix(f.port, port.SocketPrefix) {
 		opts.Reset = esploader.ResetNone
 		opts.Lines = nil
@@ -161,6 +163,9 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 		return nil, fmt.Errorf("reading the partition table at 0x%X: %w", off, err)
 	}
 	t, err := partition.ParseBinary(b, opts)
+	if err == nil && len(t.Partitions) == 0 {
+		err = partition.ErrNoEndMarker
+	}
 	if err != nil {
 		if !required {
 			return nil, nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -102,7 +101,11 @@ bootloader, the partition table or an app partition.`,
 				return err
 			}
 			defer d.Close()
-			return flashImage(env, d, &pt, name, offset, img)
+			t, err := resolveTarget(env, d, &pt, name, offset, "")
+			if err != nil {
+				return err
+			}
+			return flashImage(env, d, &pt, t, img)
 		},
 	}
 	df.register(c)
@@ -112,12 +115,8 @@ bootloader, the partition table or an app partition.`,
 	return c
 }
 
-// flashImage writes img to the partition or offset and verifies it.
-func flashImage(env *Env, d *device, pt *ptFlags, name, offset string, img []byte) error {
-	t, err := resolveTarget(env, d, pt, name, offset, "")
-	if err != nil {
-		return err
-	}
+// flashImage writes img to the target and verifies it.
+func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 	if t.off%0x1000 != 0 {
 		return usagef("offset 0x%X is not a multiple of 0x1000 (a flash sector)", t.off)
 	}
@@ -134,9 +133,6 @@ func flashImage(env *Env, d *device, pt *ptFlags, name, offset string, img []byt
 	res, err := d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
 	bar.finish()
 	if err != nil {
-		if errors.Is(err, esploader.ErrMD5Mismatch) {
-			return fmt.Errorf("writing %s: %w", t, err)
-		}
 		return fmt.Errorf("writing %s: %w", t, err)
 	}
 	fmt.Fprintf(env.Stdout, "Wrote %d bytes (%d compressed) to %s in %.1f s; MD5 %x verified\n",

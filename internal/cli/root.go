@@ -87,6 +87,7 @@ and needs no Python and no ESP-IDF install.`,
 		newDeviceCmd(env),
 		newPortsCmd(env),
 		newSimulateCmd(env),
+		newProvisionCmd(env),
 	)
 	return root
 }
