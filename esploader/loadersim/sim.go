@@ -239,6 +239,8 @@ type session struct {
 	faults []*Fault
 	counts map[byte]int
 	closed bool
+	// lineFree is when the emulated UART has sent everything queued so far.
+	lineFree time.Time
 
 	// flash write state
 	wr *writeState
@@ -319,9 +321,19 @@ func slipWrap(p []byte) []byte {
 	return append(out, 0xC0)
 }
 
+// pace emulates the UART: n bytes take 10 bit times each. A virtual clock of when the line
+// is next free keeps the sleeps' own overhead from adding up.
 func (ss *session) pace(n int) {
-	if ss.baud > 0 && n > 0 {
-		time.Sleep(time.Duration(n) * 10 * time.Second / time.Duration(ss.baud))
+	if ss.baud <= 0 || n <= 0 {
+		return
+	}
+	now := time.Now()
+	if ss.lineFree.Before(now) {
+		ss.lineFree = now
+	}
+	ss.lineFree = ss.lineFree.Add(time.Duration(n) * 10 * time.Second / time.Duration(ss.baud))
+	if d := time.Until(ss.lineFree); d > 0 {
+		time.Sleep(d)
 	}
 }
 
