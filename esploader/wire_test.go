@@ -198,3 +198,11 @@ func TestResetWithoutLines(t *testing.T) {
 		t.Fatalf("%d calls", n.calls)
 	}
 }
+
+func TestHardReset(t *testing.T) {
+	l := &lineLog{}
+	resetter{lines: l, sleep: func(time.Duration) {}}.hard(false)
+	if got := join(l.ops); got != "R1 R0" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -30,7 +30,8 @@ type Config struct {
 	Baud int
 	// MAC is the base MAC in eFuse (default derived from the chip name).
 	MAC net.HardwareAddr
-	// FlashEncryption makes GET_SECURITY_INFO report flash encryption on (FLASH_CRYPT_CNT = 1).
+	// FlashEncryption makes the chip report flash encryption on: FLASH_CRYPT_CNT = 1 in the
+	// GET_SECURITY_INFO reply, or in the ESP32's eFuse block 0.
 	FlashEncryption bool
 	// SecureDownload makes the ROM behave as in Secure Download Mode (S2 and later): reads,
 	// register access and MD5 are refused.
@@ -154,6 +155,9 @@ func (s *Sim) initRegs() {
 		// estimate exactly 40 MHz (no baud drift to correct).
 		s.regs[0x3FF5F06C] = 1024 << 7
 		s.regs[0x3FF5A010] = 100
+		if s.cfg.FlashEncryption {
+			s.regs[0x3FF5A000] = 1 << 20 // FLASH_CRYPT_CNT = 1
+		}
 	}
 }
 

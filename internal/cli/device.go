@@ -23,24 +23,33 @@ type devFlags struct {
 	reset     string
 	flashSize string
 	attempts  int
+	after     string
 }
 
 func (f *devFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT)")
 	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
+	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
 	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
 
 // device is an open connection to a chip's ROM loader.
 type device struct {
-	env  *Env
-	port port.Port
-	l    *esploader.Loader
+	env   *Env
+	port  port.Port
+	l     *esploader.Loader
+	reset bool
 }
 
-func (d *device) Close() error { return d.port.Close() }
+// Close resets the chip into its application (with --after hard-reset) and closes the port.
+func (d *device) Close() error {
+	if d.reset {
+		d.l.HardReset()
+	}
+	return d.port.Close()
+}
 
 // connect opens the port, resets the chip into download mode and synchronises.
 func (f *devFlags) connect(env *Env) (*device, error) {
@@ -67,6 +76,9 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		}
 		flashSize = int(n)
 	}
+	if f.after != "hard-reset" && f.after != "no-reset" {
+		return nil, usagef("--after %q: choose hard-reset or no-reset", f.after)
+	}
 	if f.baud < 9600 || f.baud > 5000000 {
 		return nil, usagef("--baud %d: out of range", f.baud)
 	}
@@ -90,9 +102,9 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	if flashSize > 0 {
 		l.SetFlashSize(flashSize)
 	}
-	d := &device{env: env, port: p, l: l}
+	d := &device{env: env, port: p, l: l, reset: f.after == "hard-reset"}
 	desc := l.Chip().Name
-	if si, ok := l.SecurityInfo(); ok && si.FlashEncryption() {
+	if on, err := l.FlashEncryption(); err == nil && on {
 		desc += ", flash encryption on"
 	}
 	fmt.Fprintf(env.Stderr, "Connected: %s\n", desc)

@@ -115,6 +115,7 @@ func TestRefusals(t *testing.T) {
 		{"app partition tail", loadersim.Config{}, []string{"flash", "big.bin", "--offset", "0xA000"}, "app partition"},
 		{"erase app", loadersim.Config{}, []string{"erase", "--partition", "factory"}, "app partition"},
 		{"erase under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
+		{"erase under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -150,7 +151,7 @@ func TestDeviceInfo(t *testing.T) {
 	}
 	p, _ = simPort(t, loadersim.Config{Chip: "esp32"}, false)
 	code, out, stderr = runIn("", "device", "info", "--port", p)
-	if code != 0 || !strings.Contains(out, "Chip:        ESP32\n") || !strings.Contains(out, "not reported") {
+	if code != 0 || !strings.Contains(out, "Chip:        ESP32\n") || !strings.Contains(out, "Encryption:  off") {
 		t.Fatal(out, stderr)
 	}
 }

@@ -75,6 +75,11 @@ boot, Secure Download Mode.`,
 					fmt.Fprintln(env.Stderr, "note: cannot read the flash id:", err)
 				}
 			}
+			if !hasSI {
+				if on, err := l.FlashEncryption(); err == nil {
+					info.FlashEncryption = &on
+				}
+			}
 			if asJSON {
 				e := json.NewEncoder(env.Stdout)
 				e.SetIndent("", "  ")
@@ -91,7 +96,10 @@ boot, Secure Download Mode.`,
 				fmt.Fprintf(w, "Flash:       unknown size (JEDEC id %s)\n", info.FlashID)
 			}
 			if !hasSI {
-				fmt.Fprintf(w, "Security:    not reported by the %s ROM\n", info.Chip)
+				if info.FlashEncryption != nil {
+					fmt.Fprintf(w, "Encryption:  %s (FLASH_CRYPT_CNT eFuse)\n", onOff(*info.FlashEncryption))
+				}
+				fmt.Fprintf(w, "Security:    secure boot and download mode are not reported by the %s ROM\n", info.Chip)
 				return nil
 			}
 			fmt.Fprintf(w, "Encryption:  %s (FLASH_CRYPT_CNT 0x%X)\n", onOff(*info.FlashEncryption), *info.FlashCryptCnt)

@@ -44,7 +44,11 @@ app partition, and erasing anything on a chip that reports flash encryption on
 				return usagef("erase 0x%X size 0x%X: offset and size must be non-zero multiples of 0x1000", t.off, t.size)
 			}
 			if !pt.force {
-				if si, ok := d.l.SecurityInfo(); ok && si.FlashEncryption() {
+				on, err := d.l.FlashEncryption()
+				if err != nil {
+					return refuse("cannot tell whether flash encryption is on (%v)", err)
+				}
+				if on {
 					return refuse("the %s reports flash encryption on", d.l.Chip().Name)
 				}
 				if err := checkWrite(t.table, t.tableOff, t.off, t.size); err != nil {
