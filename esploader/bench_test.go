@@ -63,6 +63,7 @@ func BenchmarkFlashSeedCerts(b *testing.B) {
 		b.Run("nvskit/baud="+strconv.Itoa(baud), func(b *testing.B) {
 			l, _ := benchConnect(b, baud)
 			var wire int64
+			retries := 0
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				res, err := l.WriteFlash(0x9000, img, WriteOptions{})
@@ -70,8 +71,10 @@ func BenchmarkFlashSeedCerts(b *testing.B) {
 					b.Fatal(err)
 				}
 				wire = res.WireOut + res.WireIn
+				retries += res.Retries
 			}
 			b.ReportMetric(float64(wire), "wire-bytes")
+			b.ReportMetric(float64(retries), "retries")
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "seconds")
 		})
 		b.Run("esptool/baud="+strconv.Itoa(baud), func(b *testing.B) {

@@ -45,6 +45,7 @@ type Loader struct {
 	attached  bool
 	flashSize int
 	bootLog   []byte
+	retries   int
 }
 
 // SecurityInfo is the GET_SECURITY_INFO reply (ESP32-S2 and later).
@@ -199,6 +200,7 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 		if errors.As(err, &se) && se.Unsupported() && cmd != CmdFlashDeflData && cmd != CmdFlashData {
 			return Response{}, nil, err
 		}
+		l.retries++
 		l.c.flush(20 * time.Millisecond)
 	}
 	return Response{}, nil, err

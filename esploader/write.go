@@ -30,6 +30,7 @@ type WriteResult struct {
 	Compressed int      // zlib stream bytes
 	Blocks     int      // FLASH_DEFL_DATA packets
 	Attempts   int      // whole-write attempts used
+	Retries    int      // commands sent again because a reply was lost or garbled
 	MD5        [16]byte // verified MD5 of the image
 	WireOut    int64    // bytes sent for the write and its verification
 	WireIn     int64    // bytes received for the write and its verification
@@ -84,9 +85,11 @@ func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (res W
 		opt.Attempts = 2
 	}
 	out0, in0 := l.WireBytes()
+	r0 := l.retries
 	defer func() {
 		o, i := l.WireBytes()
 		res.WireOut, res.WireIn = o-out0, i-in0
+		res.Retries = l.retries - r0
 	}()
 	send := data
 	if !opt.KeepTrailingFF {
