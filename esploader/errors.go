@@ -36,6 +36,7 @@ type ConnectError struct {
 	BootMode string
 }
 
+// Error says what went wrong and what to do, followed by the boot log.
 func (e *ConnectError) Error() string {
 	var b strings.Builder
 	if e.Err == ErrWrongBootMode {
@@ -49,4 +50,5 @@ func (e *ConnectError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the sentinel error.
 func (e *ConnectError) Unwrap() error { return e.Err }

@@ -209,6 +209,14 @@ func TestProvision(t *testing.T) {
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "plain.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
 		t.Fatal("decrypted flash differs from the plain image")
 	}
+	// With a table file the image is built before connecting.
+	os.WriteFile(filepath.Join(dir, "pt.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nfactory,app,factory,0x10000,1M\n"), 0o644)
+	if code, _, stderr = runIn(dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--partition-table", "pt.csv"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x9000:0xF000], mustRead(t, filepath.Join(dir, "expected.bin"))) {
+		t.Fatal("provisioned image differs from the golden one")
+	}
 	// Not an NVS partition.
 	if code, _, stderr = runIn(dir, "provision", "input.csv", "--port", p, "--partition", "phy_init"); code != 1 || !strings.Contains(stderr, "not data/nvs") {
 		t.Fatal(code, stderr)
