@@ -190,3 +190,26 @@ func TestNoSync(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestSecureDownloadMode(t *testing.T) {
+	for _, chip := range []string{"esp32s2", "esp32c3"} {
+		sim, _ := loadersim.New(loadersim.Config{Chip: chip, SecureDownload: true})
+		l, err := esploader.Connect(startSim(t, sim), fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := esploader.ChipByName(chip)
+		if l.Chip().Name != want.Name {
+			t.Fatalf("%s: detected %s", chip, l.Chip().Name)
+		}
+		if si, ok := l.SecurityInfo(); !ok || !si.SecureDownload() {
+			t.Fatalf("%s: security info %+v", chip, si)
+		}
+		if _, err := l.WriteFlash(0x9000, []byte("x"), esploader.WriteOptions{}); !errors.Is(err, esploader.ErrSecureDownload) {
+			t.Fatalf("%s: write %v", chip, err)
+		}
+		if _, err := l.ReadFlash(0x9000, 64, nil); !errors.Is(err, esploader.ErrSecureDownload) {
+			t.Fatalf("%s: read %v", chip, err)
+		}
+	}
+}

@@ -222,3 +222,19 @@ func TestProvision(t *testing.T) {
 		t.Fatal(code, stderr)
 	}
 }
+
+func TestFlashProgressOnTerminal(t *testing.T) {
+	p, _ := simPort(t, loadersim.Config{Chip: "esp32h2"}, false)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
+	var out, errb bytes.Buffer
+	code := Run([]string{"flash", "nvs.bin", "--port", p, "--partition", "nvs"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Terminal: true})
+	if code != 0 || !strings.Contains(errb.String(), "\rWriting [") || !strings.Contains(errb.String(), "100%") {
+		t.Fatalf("%d %q", code, errb.String())
+	}
+	// Not a terminal: no bar.
+	code, _, stderr := runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	if code != 0 || strings.Contains(stderr, "Writing [") {
+		t.Fatalf("%d %q", code, stderr)
+	}
+}
