@@ -124,7 +124,34 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 	if err := l.detect(); err != nil {
 		return nil, err
 	}
+	if opts.USBJTAG && !(l.sec != nil && l.sec.SecureDownload()) {
+		if err := l.disableWatchdogs(); err != nil {
+			return nil, fmt.Errorf("turning off the watchdogs: %w", err)
+		}
+	}
 	return l, nil
+}
+
+// disableWatchdogs turns off the RTC watchdog and lets the super watchdog feed itself, which
+// over USB-Serial/JTAG could otherwise reset the chip in the middle of an operation.
+func (l *Loader) disableWatchdogs() error {
+	w := l.chip.wdt
+	if w == nil {
+		return nil
+	}
+	for _, s := range [][2]uint32{{w.wdtProtect, wdtKey}, {w.wdtConfig0, 0}, {w.wdtProtect, 0}, {w.swdProtect, w.swdKey}} {
+		if err := l.WriteReg(s[0], s[1]); err != nil {
+			return err
+		}
+	}
+	v, err := l.ReadReg(w.swdConf)
+	if err != nil {
+		return err
+	}
+	if err := l.WriteReg(w.swdConf, v|w.swdAutoFeed); err != nil {
+		return err
+	}
+	return l.WriteReg(w.swdProtect, 0)
 }
 
 func (l *Loader) sync() error {

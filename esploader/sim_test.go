@@ -213,3 +213,28 @@ func TestSecureDownloadMode(t *testing.T) {
 		}
 	}
 }
+
+// Over USB-Serial/JTAG the RTC watchdog is turned off and the super watchdog set to feed itself.
+func TestUSBJTAGWatchdogs(t *testing.T) {
+	cases := []struct {
+		chip            string
+		cfg0, swd, feed uint32
+	}{
+		{"esp32c3", 0x60008090, 0x600080AC, 1 << 31},
+		{"esp32s3", 0x60008098, 0x600080B4, 1 << 31},
+		{"esp32c6", 0x600B1C00, 0x600B1C1C, 1 << 18},
+		{"esp32h2", 0x600B1C00, 0x600B1C20, 1 << 18},
+	}
+	for _, c := range cases {
+		sim, _ := loadersim.New(loadersim.Config{Chip: c.chip})
+		sim.SetReg(c.cfg0, 0x80000000)
+		opts := fast
+		opts.USBJTAG = true
+		if _, err := esploader.Connect(startSim(t, sim), opts); err != nil {
+			t.Fatal(err)
+		}
+		if sim.Reg(c.cfg0) != 0 || sim.Reg(c.swd)&c.feed == 0 {
+			t.Errorf("%s: WDT config 0x%08X, SWD conf 0x%08X", c.chip, sim.Reg(c.cfg0), sim.Reg(c.swd))
+		}
+	}
+}

@@ -189,6 +189,20 @@ func (s *Sim) Stats() Stats {
 	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Commands: s.commands.Load(), Faults: s.faults.Load()}
 }
 
+// Reg returns the value of a simulated register (0 for one never written or preset).
+func (s *Sim) Reg(addr uint32) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regs[addr]
+}
+
+// SetReg presets a simulated register.
+func (s *Sim) SetReg(addr, v uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.regs[addr] = v
+}
+
 // ChipName returns the simulated chip's name.
 func (s *Sim) ChipName() string { return s.chip.name }
 
@@ -526,6 +540,8 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if len(d) != 4 {
 			return 0, nil, stInvalid
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return s.regs[le(d, 0)], nil, 0
 	case 0x09: // WRITE_REG
 		if sdm {
@@ -534,6 +550,8 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if len(d) == 0 || len(d)%16 != 0 {
 			return 0, nil, stInvalid
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for i := 0; i < len(d)/16; i++ {
 			addr, v, mask := le(d, 4*i), le(d, 4*i+1), le(d, 4*i+2)
 			s.regs[addr] = s.regs[addr]&^mask | v&mask
