@@ -3,11 +3,15 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nvskit/nvskit/esploader/loadersim"
 )
@@ -236,5 +240,56 @@ func TestFlashProgressOnTerminal(t *testing.T) {
 	code, _, stderr := runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
 	if code != 0 || strings.Contains(stderr, "Writing [") {
 		t.Fatalf("%d %q", code, stderr)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for one writer goroutine and one reader.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSimulateCommand runs "nvskit simulate" with a flash file, flashes through it, and checks
+// that the file holds the default table and the image afterwards.
+func TestSimulateCommand(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	var out syncBuf
+	done := make(chan int)
+	go func() {
+		done <- Run([]string{"simulate", "--chip", "esp32p4", "--flash", "flash.bin", "--flash-size", "2MB", "--listen", "127.0.0.1:0", "--sessions", "1"},
+			Env{Dir: dir, Stdout: &out, Stderr: io.Discard})
+	}()
+	re := regexp.MustCompile(`socket://127\.0\.0\.1:\d+`)
+	var port string
+	for i := 0; i < 500 && port == ""; i++ {
+		port = re.FindString(out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if port == "" {
+		t.Fatalf("no address in %q", out.String())
+	}
+	if code, _, stderr := runIn(dir, "flash", "nvs.bin", "--port", port, "--partition", "nvs"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("simulate exited %d", code)
+	}
+	flash := mustRead(t, filepath.Join(dir, "flash.bin"))
+	if len(flash) != 2<<20 || !bytes.Equal(flash[0x8000:0x8C00], defaultTable()) || !bytes.Equal(flash[0x9000:0xF000], img) {
+		t.Fatal("flash file does not hold the table and the image")
 	}
 }
