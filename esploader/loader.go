@@ -304,8 +304,13 @@ func (l *Loader) BootLog() string {
 	return s
 }
 
-// esp32EfuseBlk0Word0 holds the ESP32's FLASH_CRYPT_CNT in bits 20..26.
-const esp32EfuseBlk0Word0 = 0x3FF5A000
+// ESP32 eFuse block 0 words: word 0 holds FLASH_CRYPT_CNT in bits 20..26, words 3 and 5 the
+// SPI pad configuration of in-package flash.
+const (
+	esp32EfuseBlk0Word0 = 0x3FF5A000
+	esp32EfuseBlk0Word3 = 0x3FF5A00C
+	esp32EfuseBlk0Word5 = 0x3FF5A014
+)
 
 // FlashEncryption reports whether flash encryption is on: from the security info on chips that
 // report it, from the FLASH_CRYPT_CNT eFuse on the ESP32. An odd number of set bits means on.
@@ -442,8 +447,23 @@ func (l *Loader) attach() error {
 	if l.attached {
 		return nil
 	}
-	// SPI_ATTACH: config word 0 (default pins) plus the 4 zero bytes ROM loaders expect.
-	if _, _, err := l.do(CmdSPIAttach, words(0, 0), 0, 0, l.opts.Timeout); err != nil {
+	// SPI_ATTACH: the pin configuration (0: default pins) plus the 4 zero bytes ROM loaders
+	// expect. The ESP32 ROM does not attach in-package flash by itself: take the pins from the
+	// eFuse SPI pad configuration when it is set.
+	var pins uint32
+	if l.chip.Name == "ESP32" && !(l.sec != nil && l.sec.SecureDownload()) {
+		r5, err := l.ReadReg(esp32EfuseBlk0Word5)
+		if err != nil {
+			return fmt.Errorf("reading the SPI pad eFuses: %w", err)
+		}
+		r3, err := l.ReadReg(esp32EfuseBlk0Word3)
+		if err != nil {
+			return fmt.Errorf("reading the SPI pad eFuses: %w", err)
+		}
+		clk, q, d, cs, hd := r5&0x1F, r5>>5&0x1F, r5>>10&0x1F, r5>>15&0x1F, r3>>4&0x1F
+		pins = hd<<24 | cs<<18 | d<<12 | q<<6 | clk
+	}
+	if _, _, err := l.do(CmdSPIAttach, words(pins, 0), 0, 0, l.opts.Timeout); err != nil {
 		return fmt.Errorf("attaching the SPI flash: %w", err)
 	}
 	l.attached = true

@@ -238,3 +238,21 @@ func TestUSBJTAGWatchdogs(t *testing.T) {
 		}
 	}
 }
+
+// An ESP32 with in-package flash (pads set in eFuse) is attached with those pins.
+func TestESP32AttachFromEfuse(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32"})
+	// CLK 6, Q 17, D 8, CS 16 in word 5; HD 11 in word 3 (an ESP32-PICO-style layout).
+	sim.SetReg(0x3FF5A014, 6|17<<5|8<<10|16<<15)
+	sim.SetReg(0x3FF5A00C, 11<<4)
+	l, err := esploader.Connect(startSim(t, sim), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.FlashSize(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sim.AttachConfig(), uint32(11<<24|16<<18|8<<12|17<<6|6); got != want {
+		t.Fatalf("attach config 0x%08X, want 0x%08X", got, want)
+	}
+}

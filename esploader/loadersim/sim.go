@@ -91,6 +91,8 @@ type Sim struct {
 	flash []byte
 	file  *os.File
 	regs  map[uint32]uint32
+	// attachConfig is the pin configuration of the last SPI_ATTACH.
+	attachConfig uint32
 
 	bytesIn, bytesOut, commands, faults atomic.Int64
 }
@@ -194,6 +196,13 @@ func (s *Sim) Reg(addr uint32) uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.regs[addr]
+}
+
+// AttachConfig returns the pin configuration word of the last SPI_ATTACH (0: default pins).
+func (s *Sim) AttachConfig() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attachConfig
 }
 
 // SetReg presets a simulated register.
@@ -581,6 +590,9 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 			return 0, nil, stInvalid
 		}
 		ss.attach = true
+		ss.sim.mu.Lock()
+		ss.sim.attachConfig = le(d, 0)
+		ss.sim.mu.Unlock()
 		return 0, nil, 0
 	case 0x0B: // SPI_SET_PARAMS
 		if len(d) != 24 {
