@@ -123,6 +123,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			p, sim := simPort(t, c.cfg, false)
 			before := sim.Flash()
 			args := append(c.args, "--port", p)
