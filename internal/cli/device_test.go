@@ -106,6 +106,7 @@ func TestRefusals(t *testing.T) {
 	img := goldenImage(t)
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
 	os.WriteFile(filepath.Join(dir, "big.bin"), make([]byte, 0x7000), 0o644)
+	os.WriteFile(filepath.Join(dir, "enc.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nstore,data,0x40,0x10000,0x6000,encrypted\n"), 0o644)
 	cases := []struct {
 		name string
 		cfg  loadersim.Config
@@ -118,6 +119,7 @@ func TestRefusals(t *testing.T) {
 		{"app partition", loadersim.Config{}, []string{"flash", "nvs.bin", "--offset", "0x10000"}, "app partition"},
 		{"app partition tail", loadersim.Config{}, []string{"flash", "big.bin", "--offset", "0xA000"}, "app partition"},
 		{"erase app", loadersim.Config{}, []string{"erase", "--partition", "factory"}, "app partition"},
+		{"encrypted partition under flash encryption", loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, []string{"flash", "nvs.bin", "--partition", "store", "--partition-table", "enc.csv"}, "flagged encrypted"},
 		{"erase under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
 		{"erase under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
 	}
