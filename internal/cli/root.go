@@ -81,6 +81,7 @@ and needs no Python and no ESP-IDF install.`,
 		newGenerateKeyCmd(env),
 		newKeysCmd(env),
 		newPartitionsCmd(env),
+		newMfgCmd(env),
 	)
 	return root
 }
