@@ -338,7 +338,7 @@ func (t *Table) WriteCSV(w io.Writer, opts Options) error {
 		if n, ok := subtypesOf(&subtypes, int64(p.Type)).name(p.SubType); ok {
 			sub = n
 		}
-		fmt.Fprintf(bw, "%s,%s,%s,0x%x,%s,%s\n", p.Name, TypeName(p.Type), sub, p.Offset, sizeText(p.Size), p.Flags)
+		fmt.Fprintf(bw, "%s,%s,%s,0x%x,%s,%s\n", p.Name, TypeName(p.Type), sub, p.Offset, FormatSize(p.Size), p.Flags)
 	}
 	return bw.Flush()
 }
@@ -350,8 +350,8 @@ func (t *Table) MarshalCSV(opts Options) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// sizeText prints a size as the reference does: nM, nK, or 0x hex (0 is "0M").
-func sizeText(n uint32) string {
+// FormatSize prints a size as the CSV writer does: nM, nK, or 0x hex (0 is "0M").
+func FormatSize(n uint32) string {
 	switch {
 	case n%0x100000 == 0:
 		return fmt.Sprintf("%dM", n/0x100000)
