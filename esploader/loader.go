@@ -45,6 +45,7 @@ type Loader struct {
 	attached  bool
 	flashSize int
 	bootLog   []byte
+	retries   int
 }
 
 // SecurityInfo is the GET_SECURITY_INFO reply (ESP32-S2 and later).
@@ -199,6 +200,7 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 		if errors.As(err, &se) && se.Unsupported() && cmd != CmdFlashDeflData && cmd != CmdFlashData {
 			return Response{}, nil, err
 		}
+		l.retries++
 		l.c.flush(20 * time.Millisecond)
 	}
 	return Response{}, nil, err
@@ -273,6 +275,31 @@ func (l *Loader) BootLog() string {
 	l.bootLog = nil
 	l.c.dec.ResetLog()
 	return s
+}
+
+// esp32EfuseBlk0Word0 holds the ESP32's FLASH_CRYPT_CNT in bits 20..26.
+const esp32EfuseBlk0Word0 = 0x3FF5A000
+
+// FlashEncryption reports whether flash encryption is on: from the security info on chips that
+// report it, from the FLASH_CRYPT_CNT eFuse on the ESP32. An odd number of set bits means on.
+func (l *Loader) FlashEncryption() (bool, error) {
+	if l.sec != nil {
+		return l.sec.FlashEncryption(), nil
+	}
+	if l.chip.Name != "ESP32" {
+		return false, fmt.Errorf("the %s did not report its security state", l.chip.Name)
+	}
+	v, err := l.ReadReg(esp32EfuseBlk0Word0)
+	if err != nil {
+		return false, fmt.Errorf("reading the FLASH_CRYPT_CNT eFuse: %w", err)
+	}
+	return SecurityInfo{FlashCryptCnt: uint8(v >> 20 & 0x7F)}.FlashEncryption(), nil
+}
+
+// HardReset pulses EN (RTS) so the chip leaves the loader and runs its application. It does
+// nothing on a port without modem lines.
+func (l *Loader) HardReset() {
+	l.reset.hard(l.opts.USBJTAG)
 }
 
 // ReadReg reads a 32-bit register.

@@ -30,6 +30,7 @@ type WriteResult struct {
 	Compressed int      // zlib stream bytes
 	Blocks     int      // FLASH_DEFL_DATA packets
 	Attempts   int      // whole-write attempts used
+	Retries    int      // commands sent again because a reply was lost or garbled
 	MD5        [16]byte // verified MD5 of the image
 	WireOut    int64    // bytes sent for the write and its verification
 	WireIn     int64    // bytes received for the write and its verification
@@ -66,8 +67,8 @@ func zlibLevel(data []byte, level int) []byte {
 // WriteFlash writes data at offset (a multiple of 4 KiB) with FLASH_DEFL_BEGIN/DATA and then
 // checks the chip's MD5 of the range. It never returns a nil error unless the MD5 matched.
 // It does not send FLASH_DEFL_END, which would make a ROM loader leave download mode.
-func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (WriteResult, error) {
-	res := WriteResult{Size: len(data), MD5: md5.Sum(data)}
+func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (res WriteResult, err error) {
+	res = WriteResult{Size: len(data), MD5: md5.Sum(data)}
 	if offset%0x1000 != 0 {
 		return res, fmt.Errorf("write at 0x%X: %w", offset, ErrUnaligned)
 	}
@@ -84,9 +85,11 @@ func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (Write
 		opt.Attempts = 2
 	}
 	out0, in0 := l.WireBytes()
+	r0 := l.retries
 	defer func() {
 		o, i := l.WireBytes()
 		res.WireOut, res.WireIn = o-out0, i-in0
+		res.Retries = l.retries - r0
 	}()
 	send := data
 	if !opt.KeepTrailingFF {
@@ -98,7 +101,6 @@ func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (Write
 	}
 	z := Compress(send, opt.Level)
 	res.Compressed = len(z)
-	var err error
 	for a := 1; a <= opt.Attempts; a++ {
 		res.Attempts = a
 		if err = l.writeOnce(offset, len(data), send, z, &res, opt.Progress); err != nil {

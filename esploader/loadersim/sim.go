@@ -30,7 +30,8 @@ type Config struct {
 	Baud int
 	// MAC is the base MAC in eFuse (default derived from the chip name).
 	MAC net.HardwareAddr
-	// FlashEncryption makes GET_SECURITY_INFO report flash encryption on (FLASH_CRYPT_CNT = 1).
+	// FlashEncryption makes the chip report flash encryption on: FLASH_CRYPT_CNT = 1 in the
+	// GET_SECURITY_INFO reply, or in the ESP32's eFuse block 0.
 	FlashEncryption bool
 	// SecureDownload makes the ROM behave as in Secure Download Mode (S2 and later): reads,
 	// register access and MD5 are refused.
@@ -154,6 +155,9 @@ func (s *Sim) initRegs() {
 		// estimate exactly 40 MHz (no baud drift to correct).
 		s.regs[0x3FF5F06C] = 1024 << 7
 		s.regs[0x3FF5A010] = 100
+		if s.cfg.FlashEncryption {
+			s.regs[0x3FF5A000] = 1 << 20 // FLASH_CRYPT_CNT = 1
+		}
 	}
 }
 
@@ -239,6 +243,8 @@ type session struct {
 	faults []*Fault
 	counts map[byte]int
 	closed bool
+	// lineFree is when the emulated UART has sent everything queued so far.
+	lineFree time.Time
 
 	// flash write state
 	wr *writeState
@@ -319,9 +325,19 @@ func slipWrap(p []byte) []byte {
 	return append(out, 0xC0)
 }
 
+// pace emulates the UART: n bytes take 10 bit times each. A virtual clock of when the line
+// is next free keeps the sleeps' own overhead from adding up.
 func (ss *session) pace(n int) {
-	if ss.baud > 0 && n > 0 {
-		time.Sleep(time.Duration(n) * 10 * time.Second / time.Duration(ss.baud))
+	if ss.baud <= 0 || n <= 0 {
+		return
+	}
+	now := time.Now()
+	if ss.lineFree.Before(now) {
+		ss.lineFree = now
+	}
+	ss.lineFree = ss.lineFree.Add(time.Duration(n) * 10 * time.Second / time.Duration(ss.baud))
+	if d := time.Until(ss.lineFree); d > 0 {
+		time.Sleep(d)
 	}
 }
 
@@ -456,7 +472,7 @@ func (ss *session) handle(f []byte) error {
 	if err := ss.reply(cmd, value, payload, status, flt); err != nil {
 		return err
 	}
-	if cmd == 0x0F && status == 0 {
+	if cmd == 0x0F && status == 0 && ss.baud > 0 {
 		ss.baud = int(le(f[8:], 0))
 	}
 	if (cmd == 0x04 || cmd == 0x12) && status == 0 {

@@ -82,6 +82,13 @@ and needs no Python and no ESP-IDF install.`,
 		newKeysCmd(env),
 		newPartitionsCmd(env),
 		newMfgCmd(env),
+		newFlashCmd(env),
+		newReadCmd(env),
+		newEraseCmd(env),
+		newDeviceCmd(env),
+		newPortsCmd(env),
+		newSimulateCmd(env),
+		newProvisionCmd(env),
 	)
 	return root
 }
