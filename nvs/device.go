@@ -90,6 +90,7 @@ type device struct {
 	nsUsed  [256]bool
 	notes   []recoveryNote
 	noting  bool
+	lenient bool // parser: load pages with unknown versions too
 	mounted bool
 }
 
@@ -184,10 +185,14 @@ func (d *device) loadPage(p *dpage) error {
 		return nil
 	}
 	p.state, p.seq = h.State, h.Seq
+	p.version = h.Version
 	if h.Version < nvsVersion {
+		if !d.lenient {
+			return ErrNewVersion
+		}
+		defer func() { d.loadEntryTable(p) }()
 		return ErrNewVersion
 	}
-	p.version = h.Version
 	switch p.state {
 	case PageActive, PageFull, PageFreeing:
 		d.loadEntryTable(p)
@@ -724,9 +729,14 @@ func (d *device) mount() error {
 			d.pages[i] = &dpage{idx: i, version: nvsVersion}
 		}
 	}
+	var verErr error
 	for _, p := range d.pages {
 		if err := d.loadPage(p); err != nil {
-			return err
+			if !d.lenient {
+				return err
+			}
+			verErr = err
+			d.note(p, -1, "new-version", "page header has a format version this library does not know")
 		}
 		if p.state == pageUninit || p.state == PageCorrupt || p.state == PageInvalid {
 			d.free = append(d.free, p)
@@ -820,7 +830,10 @@ func (d *device) mount() error {
 		return ErrNoFreePages
 	}
 	d.mounted = true
-	return d.loadNamespaces()
+	if err := d.loadNamespaces(); err != nil {
+		return err
+	}
+	return verErr
 }
 
 // loadNamespaces reads the namespace entries and erases orphan blob chunks, as Storage::init.

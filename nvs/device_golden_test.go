@@ -141,6 +141,13 @@ func TestDeviceParse(t *testing.T) {
 				t.Fatal(err)
 			}
 			diffSets(t, "expected.jsonl", recordSet(im), viewSet(t, view))
+			sp := im.Space()
+			if u, f := view.Summary["used_entries"], view.Summary["free_entries"]; u != float64(sp.EntriesUsed) || f != float64(sp.EntriesFree) {
+				t.Errorf("space: used %d free %d, library says used %v free %v", sp.EntriesUsed, sp.EntriesFree, u, f)
+			}
+			if sp.MinSize > c.Size*2 || sp.MinSize < nvs.MinSize {
+				t.Errorf("space: min size 0x%x for a 0x%x partition", sp.MinSize, c.Size)
+			}
 			raw := c.Powercut != nil && c.Powercut.Kind == "raw"
 			for _, f := range im.Findings {
 				if !raw {

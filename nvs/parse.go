@@ -236,8 +236,13 @@ func parse(img []byte, encrypted bool) *Image {
 	}
 
 	d := newDevice(append([]byte(nil), img...), nil, nil)
-	d.noting = true
+	d.noting, d.lenient = true, true
 	mountErr := d.mount()
+	if errors.Is(mountErr, ErrNoFreePages) && len(img) < MinSize {
+		// A read-only partition (below three pages) has no reserve page by design; ESP-IDF
+		// versions with read-only support mount it.
+		mountErr = nil
+	}
 	if mountErr != nil {
 		im.Mountable = false
 		im.MountError = mountErr.Error()
@@ -246,9 +251,10 @@ func parse(img []byte, encrypted bool) *Image {
 			code = "new-version"
 		}
 		add(Error, code, -1, -1, "the device would refuse to mount this image: %v", mountErr)
-		if !d.mounted {
-			_ = d.loadNamespaces()
-		}
+	}
+	if !d.mounted {
+		// Read what is there anyway.
+		_ = d.loadNamespaces()
 	}
 	for _, nt := range d.notes {
 		sev := Warning
