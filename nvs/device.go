@@ -68,6 +68,7 @@ type dpage struct {
 // recoveryNote reports one thing a mount repaired, for the parser's findings.
 type recoveryNote struct {
 	page, slot int
+	last       int // last slot of a run of half-written slots
 	code       string
 	msg        string
 }
@@ -95,9 +96,17 @@ type device struct {
 }
 
 func (d *device) note(p *dpage, slot int, code, msg string) {
-	if d.noting {
-		d.notes = append(d.notes, recoveryNote{p.idx, slot, code, msg})
+	if !d.noting {
+		return
 	}
+	if n := len(d.notes); n > 0 && code == "half-written" {
+		prev := &d.notes[n-1]
+		if prev.code == code && prev.page == p.idx && prev.last+1 == slot {
+			prev.last = slot
+			return
+		}
+	}
+	d.notes = append(d.notes, recoveryNote{p.idx, slot, slot, code, msg})
 }
 
 // ---- flash access -------------------------------------------------------------------------
@@ -236,7 +245,7 @@ func (d *device) loadEntryTable(p *dpage) {
 			if binary.LittleEndian.Uint32(b) == 0xFFFFFFFF {
 				break
 			}
-			d.note(p, p.nextFree, "half-written", "slot was programmed but its state bits were never set (power cut while writing); a mount marks it erased")
+			d.note(p, p.nextFree, "half-written", "programmed but its state bits were never set (power cut while writing); a mount marks it erased")
 			d.setEntryState(p, p.nextFree, EntryErased)
 			p.nextFree++
 		}

@@ -33,6 +33,21 @@ func (s Severity) String() string {
 // MarshalText makes a Severity a JSON string.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads the names MarshalText writes.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "info":
+		*s = Info
+	case "warning":
+		*s = Warning
+	case "error":
+		*s = Error
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
 // Finding is one integrity problem found in an image. Page is the physical page index and Slot
 // the entry slot (0..125); either is -1 when the finding is not about one page or slot.
 type Finding struct {
@@ -264,7 +279,14 @@ func parse(img []byte, encrypted bool) *Image {
 		if im.LooksEncrypted && nt.code == "entry-crc" {
 			continue
 		}
-		add(sev, nt.code, nt.page, nt.slot, "%s", nt.msg)
+		switch {
+		case nt.code == "half-written" && nt.last > nt.slot:
+			add(sev, nt.code, nt.page, nt.slot, "slots %d..%d were programmed but never marked written (power cut while writing); a mount marks them erased", nt.slot, nt.last)
+		case nt.code == "half-written":
+			add(sev, nt.code, nt.page, nt.slot, "slot was programmed but never marked written (power cut while writing); a mount marks it erased")
+		default:
+			add(sev, nt.code, nt.page, nt.slot, "%s", nt.msg)
+		}
 	}
 	im.readRecords(d, add)
 	return im

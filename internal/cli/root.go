@@ -76,6 +76,9 @@ and needs no Python and no ESP-IDF install.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newGenerateCmd(env),
+		newInspectCmd(env),
+		newCheckCmd(env),
+		newGetCmd(env),
 	)
 	return root
 }
