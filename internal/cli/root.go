@@ -79,6 +79,7 @@ and needs no Python and no ESP-IDF install.`,
 		newInspectCmd(env),
 		newCheckCmd(env),
 		newGetCmd(env),
+		newExportCmd(env),
 	)
 	return root
 }
