@@ -80,6 +80,8 @@ and needs no Python and no ESP-IDF install.`,
 		newCheckCmd(env),
 		newGetCmd(env),
 		newExportCmd(env),
+		newSetCmd(env),
+		newRmCmd(env),
 	)
 	return root
 }
