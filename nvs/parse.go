@@ -1,7 +1,6 @@
 package nvs
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -383,9 +382,12 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			}
 			r.Namespace, r.Key, r.Type = name, key, readType
 			if readType.IsInt() {
-				r.Value = binary.LittleEndian.Uint64(data)
-				if w := readType.Width(); w < 8 {
-					r.Value &= 1<<(8*w) - 1
+				var en Entry
+				en.Type = readType
+				copy(en.Data[:], data)
+				r.Value = en.Uint()
+				if readType.Signed() {
+					r.Value = uint64(en.Int())
 				}
 			} else {
 				r.Data = data

@@ -49,6 +49,9 @@ func TestSetRmDeviceHistories(t *testing.T) {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
+			if ops, _ := c.Ops(); testing.Short() && len(ops) > 200 {
+				t.Skip("long history; run without -short")
+			}
 			dir := t.TempDir()
 			start, err := c.StartImage()
 			if err != nil {
