@@ -89,6 +89,12 @@ and needs no Python and no ESP-IDF install.`,
 		newPortsCmd(env),
 		newSimulateCmd(env),
 		newProvisionCmd(env),
+		newInspectCmd(env),
+		newCheckCmd(env),
+		newGetCmd(env),
+		newExportCmd(env),
+		newSetCmd(env),
+		newRmCmd(env),
 	)
 	return root
 }
