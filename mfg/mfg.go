@@ -210,8 +210,8 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	jobs := make(chan *Device, g.opts.Jobs*4)
-	order := make(chan *Device, g.opts.Jobs*16)
+	jobs := make(chan *Device, g.opts.Jobs*128)
+	order := make(chan *Device, g.opts.Jobs*512)
 	var wg sync.WaitGroup
 	for range g.opts.Jobs {
 		wg.Add(1)
