@@ -312,19 +312,6 @@ func (o *Output) Store(d *Device) error {
 	return nil
 }
 
-// writeNew creates path (which must not exist) with data.
-func writeNew(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // Record writes the device's manifest row. It is the record function for Generator.Run: it
 // returns the device's error unless KeepGoing.
 func (o *Output) Record(d *Device) error {
