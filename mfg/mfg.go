@@ -82,7 +82,7 @@ type Device struct {
 	Line int    // line of the row in VALUES.csv
 	ID   string // file id
 	// Image is the NVS partition image, encrypted if asked. It is only valid during the Store
-	// and Record callbacks: the generator reuses the buffer.
+	// callback: the generator then reuses the buffer for the next device.
 	Image []byte
 	// SHA256 is the SHA-256 of Image.
 	SHA256 [32]byte
@@ -210,8 +210,8 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	jobs := make(chan *Device, g.opts.Jobs*4)
-	order := make(chan *Device, g.opts.Jobs*16)
+	jobs := make(chan *Device, g.opts.Jobs*128)
+	order := make(chan *Device, g.opts.Jobs*512)
 	var wg sync.WaitGroup
 	for range g.opts.Jobs {
 		wg.Add(1)
@@ -312,6 +312,7 @@ func (d *Device) release() {
 // worker holds what one goroutine reuses from device to device.
 type worker struct {
 	g      *Generator
+	b      *nvs.Builder
 	sink   Sink
 	p      *nvscsv.Parser
 	values string // VALUES.csv name, for errors
@@ -340,6 +341,7 @@ func (w *worker) device(d *Device) {
 	if err := w.sink.Store(d); err != nil {
 		d.Err = err
 	}
+	d.Image = nil
 }
 
 func (w *worker) build(d *Device) error {
@@ -381,10 +383,16 @@ func (w *worker) build(d *Device) error {
 			return rowErr(i, err)
 		}
 	}
-	b, err := nvs.NewBuilder(nvs.Options{Size: g.opts.Size, Version: g.opts.Version})
-	if err != nil {
-		return rowErr(-1, err)
+	if w.b == nil {
+		b, err := nvs.NewBuilder(nvs.Options{Size: g.opts.Size, Version: g.opts.Version})
+		if err != nil {
+			return rowErr(-1, err)
+		}
+		w.b = b
+	} else {
+		w.b.Reset()
 	}
+	b := w.b
 	for _, row := range p.Rows() {
 		if err := b.Add(row.Item); err != nil {
 			return rowErr(-1, fmt.Errorf("%s/%s: %w", row.Item.Namespace, row.Item.Key, err))

@@ -71,6 +71,7 @@ type Output struct {
 	seed      maphash.Seed
 	counts    [5]atomic.Int64
 	committed bool
+	fresh     bool // Dir had no bin/ when opened: no image can exist yet
 }
 
 type oldEntry struct {
@@ -97,6 +98,7 @@ func OpenOutput(opts OutputOptions) (*Output, error) {
 	if o.created, err = mkdirAll(opts.Dir); err != nil {
 		return nil, err
 	}
+	o.fresh = !exists(filepath.Join(opts.Dir, "bin"))
 	if opts.Resume {
 		if err := o.readManifest(); err != nil {
 			o.Abort()
@@ -264,7 +266,9 @@ func (o *Output) Skip(d *Device) (bool, error) {
 func (o *Output) Store(d *Device) error {
 	final := filepath.Join(o.opts.Dir, o.ImagePath(d.ID))
 	d.Status = StatusWritten
-	if old, err := os.ReadFile(final); err == nil {
+	if o.fresh {
+		// Nothing to compare with.
+	} else if old, err := os.ReadFile(final); err == nil {
 		if bytes.Equal(old, d.Image) {
 			d.Status = StatusUnchanged
 			return nil
@@ -306,19 +310,6 @@ func (o *Output) Store(d *Device) error {
 		}
 	}
 	return nil
-}
-
-// writeNew creates path (which must not exist) with data.
-func writeNew(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Record writes the device's manifest row. It is the record function for Generator.Run: it
