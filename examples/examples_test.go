@@ -60,7 +60,17 @@ func TestPlatformIOAWSIoT(t *testing.T) {
 	}
 
 	checkImage(t, dir, img, "")
-	checkTable(t, dir, "partitions.csv")
+	checkTable(t, dir, "partitions.csv", "16MB")
+
+	// Where generate takes SIZE from the table itself, the image is the same.
+	if hasFlag("partition-table", "generate") {
+		img2 := filepath.Join(dir, "nvs-from-table.bin")
+		nvskit(t, dir, 0, "generate", "certificates/nvs.csv", img2, "--partition-table", "partitions.csv",
+			"--partition", "nvs", "--base-dir", dir)
+		if !bytes.Equal(readFile(t, img2), data) {
+			t.Error("generate --partition-table made a different image than generate with the partition's size")
+		}
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -143,7 +153,7 @@ func TestESPIDFFactory(t *testing.T) {
 		}
 	})
 
-	checkTable(t, dir, "partitions.csv")
+	checkTable(t, dir, "partitions.csv", "4MB")
 }
 
 // checkFactoryItems compares a decoded fctry image with the example's factory files.
@@ -186,7 +196,16 @@ func nvskit(t *testing.T, dir string, want int, args ...string) string {
 func hasCommand(path ...string) bool {
 	root := cli.NewRoot(&cli.Env{})
 	c, rest, err := root.Find(path)
-	return err == nil && len(rest) == 0 && c != root && c.Name() == path[len(path)-1]
+	return err == nil && len(rest) == 0 && c != root && c.Name() == path[len(path)-1] && c.Runnable()
+}
+
+// hasFlag reports whether the (sub)command path exists and has the flag.
+func hasFlag(flag string, path ...string) bool {
+	if !hasCommand(path...) {
+		return false
+	}
+	c, _, _ := cli.NewRoot(&cli.Env{}).Find(path)
+	return c.Flags().Lookup(flag) != nil
 }
 
 // strict is set by NVSKIT_EXAMPLES_STRICT=1: then a missing command fails the test instead of
@@ -221,9 +240,19 @@ func checkImage(t *testing.T, dir, img, keysFile string) {
 	t.Logf("nvskit check: %s", nvskit(t, dir, 0, args...))
 }
 
-// checkTable runs nvskit partitions check on the example's table, when the command exists.
-func checkTable(t *testing.T, dir, table string) {
+// checkTable validates the example's table with nvskit: partitions convert (gen_esp32part.py's
+// rules, and that it fits flashSize) and partitions check, when this build has them.
+func checkTable(t *testing.T, dir, table, flashSize string) {
 	t.Helper()
+	if hasCommand("partitions", "convert") {
+		args := []string{"partitions", "convert", table, filepath.Join(dir, "build", "partitions.bin")}
+		if hasFlag("flash-size", "partitions", "convert") {
+			args = append(args, "--flash-size", flashSize)
+		}
+		t.Logf("nvskit %s: %s", strings.Join(args[:2], " "), nvskit(t, dir, 0, args...))
+	} else if strict {
+		t.Fatal("this build has no \"nvskit partitions convert\" (NVSKIT_EXAMPLES_STRICT is set)")
+	}
 	if !hasCommand("partitions", "check") {
 		if strict {
 			t.Fatal("this build has no \"nvskit partitions check\" (NVSKIT_EXAMPLES_STRICT is set)")

@@ -90,7 +90,11 @@ def parse_number(text):
 
 
 def read_partition_table(path, table_offset=DEFAULT_TABLE_OFFSET):
-    """Read a partition table CSV and return its rows as Partition objects, offsets resolved."""
+    """Read a partition table CSV and return its rows as Partition objects, offsets resolved.
+
+    The table is assumed at 0x8000 (CONFIG_PARTITION_TABLE_OFFSET's default) unless
+    table_offset says otherwise; that only matters for rows without an offset.
+    """
     try:
         with open(path, "r", encoding="utf-8-sig") as fh:
             lines = fh.read().splitlines()
@@ -162,7 +166,6 @@ class Settings(object):
         self.nvskit_path = opt("custom_nvskit_path", "").strip()
         table = opt("board_build.partitions", "").strip()
         self.table = self._path(table) if table else ""
-        self.table_offset = parse_number(opt("board_build.partition_table_offset", "0x8000") or "0x8000")
         self.image = os.path.join(self.build_dir, self.partition + ".bin")
 
     def _path(self, p):
@@ -195,7 +198,7 @@ def nvs_partition(settings):
             "board_build.partitions is not set in platformio.ini: nvskit needs a partition table CSV "
             "in the project (e.g. board_build.partitions = partitions.csv) to know the NVS partition's "
             "size and offset")
-    rows = read_partition_table(settings.table, settings.table_offset)
+    rows = read_partition_table(settings.table)
     part = find_partition(rows, settings.partition, settings.table)
     if part.type not in ("data", "1", "0x1", "0x01") or part.subtype not in ("nvs", "2", "0x2", "0x02"):
         raise NvsKitError("%s:%d: partition %s is %s/%s, not data/nvs" % (
@@ -240,22 +243,22 @@ def generate_command(settings, nvskit, part):
 
 def flash_commands(settings, env, nvskit, part):
     """The commands that write the image (and the keys file, when encrypting) to the device."""
-    images = [(part.offset, settings.image)]
+    images = [(part, settings.image)]
     if settings.keys:
-        rows = read_partition_table(settings.table, settings.table_offset)
-        kp = find_partition(rows, settings.keys_partition, settings.table)
-        images.append((kp.offset, settings.keys))
-    port = env.subst("$UPLOAD_PORT")
-    speed = env.subst("$UPLOAD_SPEED")
-    cmds = []
+        rows = read_partition_table(settings.table)
+        images.append((find_partition(rows, settings.keys_partition, settings.table), settings.keys))
     if settings.uploader == "esptool":
         # The platform's own esptool.py, as its upload action runs it.
         base = '"$PYTHONEXE" "$UPLOADER" --chip $BOARD_MCU --port "$UPLOAD_PORT" --baud $UPLOAD_SPEED'
-        args = " ".join('0x%x "%s"' % (off, img) for off, img in images)
-        cmds.append(env.subst(base + " write_flash " + args))
-        return cmds
-    for off, img in images:
-        cmd = [nvskit, "flash", img, "--offset", "0x%x" % off]
+        args = " ".join('0x%x "%s"' % (p.offset, img) for p, img in images)
+        return [env.subst(base + " write_flash " + args)]
+    # nvskit flash finds the offset in the same table and refuses an image larger than the
+    # partition, or a write over the bootloader, the partition table or an app.
+    port = env.subst("$UPLOAD_PORT")
+    speed = env.subst("$UPLOAD_SPEED")
+    cmds = []
+    for p, img in images:
+        cmd = [nvskit, "flash", img, "--partition", p.name, "--partition-table", settings.table]
         if port:
             cmd += ["--port", port]
         if speed:

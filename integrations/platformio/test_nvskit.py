@@ -337,8 +337,9 @@ class FlashTest(ScriptTest):
         self.assertEqual(status, 0)
         gen, fl = self.calls()
         self.assertEqual(gen[0], "generate")
-        self.assertEqual(fl, ["flash", self.image(env), "--offset", "0x9000", "--port", "/dev/ttyUSB7",
-                              "--baud", "460800"])
+        table = os.path.join(self.project, "partitions.csv")
+        self.assertEqual(fl, ["flash", self.image(env), "--partition", "nvs", "--partition-table", table,
+                              "--port", "/dev/ttyUSB7", "--baud", "460800"])
         self.assertTrue(env.autodetected)
 
     def test_after_upload_uses_the_upload_port(self):
@@ -347,7 +348,7 @@ class FlashTest(ScriptTest):
         self.run_quiet(env.run_target, "nvs")
         status, _ = self.run_quiet(env.run_hook, env.post_actions, "upload")
         self.assertEqual(status, 0)
-        self.assertEqual(self.calls()[-1][4:6], ["--port", "COM5"])
+        self.assertEqual(self.calls()[-1][6:8], ["--port", "COM5"])
         self.assertFalse(env.autodetected)
 
     def test_flash_before_generate_fails(self):
@@ -363,10 +364,19 @@ class FlashTest(ScriptTest):
         status, _ = self.run_quiet(env.run_target, "uploadnvs")
         self.assertEqual(status, 0)
         _, img, key = self.calls()
-        self.assertEqual(img[:4], ["flash", self.image(env), "--offset", "0x9000"])
+        self.assertEqual(img[:4], ["flash", self.image(env), "--partition", "nvs"])
+        self.assertEqual(key[:4], ["flash", keys, "--partition", "nvs_keys"])
+
+    def test_encrypted_esptool_writes_both(self):
+        os.makedirs(os.path.join(self.project, "keys"))
+        keys = self.write("keys/k.bin", "k")
+        env = self.load(self.make_env(custom_nvs_keys="keys/k.bin", custom_nvs_uploader="esptool"))
+        env.vars["UPLOAD_PORT"] = "/dev/ttyACM0"
+        status, _ = self.run_quiet(env.run_target, "uploadnvs")
+        self.assertEqual(status, 0)
         # nvs_keys is placed after spiffs: otadata 0xe000, app0 0x10000, app1 0x650000,
         # spiffs 0xc90000, nvs_keys 0xfe0000.
-        self.assertEqual(key[:4], ["flash", keys, "--offset", "0xfe0000"])
+        self.assertEqual(self.calls()[-1][-4:], ["0x9000", self.image(env), "0xfe0000", keys])
 
     def test_esptool_uploader(self):
         env = self.load(self.make_env(custom_nvs_uploader="esptool"))
