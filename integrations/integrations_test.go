@@ -2,12 +2,16 @@ package integrations
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	// The tests build and run cmd/nvskit; importing its code makes go test's cache depend on it.
+	_ "github.com/nvskit/nvskit/internal/cli"
 )
 
 // needTool returns the path of an outside tool, skipping the test when it is missing (failing
@@ -23,6 +27,24 @@ func needTool(t *testing.T, name string) string {
 	}
 	t.Skipf("skipping: %s is not installed (install it to run this test; under CI=1 this fails)", name)
 	return ""
+}
+
+// track reads every file under the given folders, so that go test's cache (which only sees the
+// files the test process itself opens) reruns the test when one of them changes.
+func track(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			_, err = os.ReadFile(path)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // run runs a command in dir and fails the test with its output when it fails.
@@ -46,6 +68,7 @@ func TestFirmwareHostTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	track(t, fw)
 	for _, enc := range []string{"1", "0"} {
 		t.Run("encryption="+enc, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "reader_test")
@@ -69,6 +92,7 @@ func TestPlatformIOScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	track(t, dir)
 	var env []string
 	if nvskit := buildNvskit(t); nvskit != "" {
 		env = append(env, "NVSKIT_TEST_BINARY="+nvskit)
@@ -85,6 +109,7 @@ func TestESPIDFHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	track(t, filepath.Dir(script))
 	args := []string{}
 	if nvskit := buildNvskit(t); nvskit != "" {
 		args = append(args, "-DNVSKIT_REAL="+nvskit)
