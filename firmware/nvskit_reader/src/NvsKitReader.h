@@ -12,6 +12,10 @@
 //   use(cert.value());
 #pragma once
 
+#if __cplusplus < 201703L
+#error "NvsKitReader needs C++17. Arduino-ESP32 2.x builds with -std=gnu++11: in platformio.ini add build_unflags = -std=gnu++11 and build_flags = -std=gnu++17"
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
