@@ -72,7 +72,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if err := fsutil.CheckNotInput(job.output, env.Path(inputkey)); err != nil {
 					return err
 				}
-				if keys, err = readKeysFile(env, inputkey); err != nil {
+				if keys, err = loadKeysPartition(env, inputkey); err != nil {
 					return err
 				}
 			}
@@ -97,6 +97,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 		},
 	}
 	f.register(c)
+	f.registerTable(c)
 	kf.register(c)
 	c.Flags().BoolVar(&keygen, "keygen", false, "make fresh keys and write them to OUTDIR/keys/KEYFILE")
 	c.Flags().StringVar(&inputkey, "inputkey", "", "nvs_keys partition image holding the keys")

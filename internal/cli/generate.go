@@ -28,6 +28,11 @@ func (f *genFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.version, "version", 2, "NVS format version: 1 (single-page blobs) or 2 (multi-page blobs)")
 	c.Flags().StringVar(&f.outdir, "outdir", "", "directory for the output files (default: the current directory)")
 	c.Flags().StringVar(&f.baseDir, "base-dir", "", "directory that file rows are relative to (default: the current directory)")
+}
+
+// registerTable adds --partition-table and --partition, for commands whose SIZE may come from a
+// partition table.
+func (f *genFlags) registerTable(c *cobra.Command) {
 	c.Flags().StringVar(&f.table, "partition-table", "", "partition table (CSV or binary) to take SIZE from; then SIZE may be left out")
 	c.Flags().StringVar(&f.partName, "partition", "", "with --partition-table: the NVS partition's name (default nvs)")
 }
@@ -139,6 +144,7 @@ partition named by --partition (default nvs).`,
 		},
 	}
 	f.register(c)
+	f.registerTable(c)
 	return c
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const testTable = `# Name,   Type, SubType, Offset,   Size, Flags
+const genTestTable = `# Name,   Type, SubType, Offset,   Size, Flags
 nvs,      data, nvs,     0x9000,   0x6000,
 nvs_keys, data, nvs_keys,0xf000,   0x1000, encrypted
 enc_nvs,  data, nvs,     ,         0x3000, encrypted
@@ -17,7 +17,7 @@ factory,  app,  factory, 0x20000,  1M,
 
 func TestGeneratePartitionTable(t *testing.T) {
 	dir := seedCase(t, "seed_certs_0x6000")
-	os.WriteFile(filepath.Join(dir, "partitions.csv"), []byte(testTable), 0o644)
+	os.WriteFile(filepath.Join(dir, "partitions.csv"), []byte(genTestTable), 0o644)
 	want := mustRead(t, filepath.Join(dir, "expected.bin"))
 	ok := [][]string{
 		{"generate", "input.csv", "a.bin", "--partition-table", "partitions.csv", "--partition", "nvs"},
@@ -27,7 +27,7 @@ func TestGeneratePartitionTable(t *testing.T) {
 	}
 	for _, args := range ok {
 		os.Remove(filepath.Join(dir, "a.bin"))
-		if code, _, stderr := runIn(dir, args...); code != 0 {
+		if code, _, stderr := runIn(t, dir, args...); code != 0 {
 			t.Errorf("%v: %s", args, stderr)
 			continue
 		}
@@ -46,7 +46,7 @@ func TestGeneratePartitionTable(t *testing.T) {
 		{[]string{"input.csv", "b.bin", "--partition-table", "missing.csv"}, "missing.csv"},
 	}
 	for _, tc := range bad {
-		code, _, stderr := runIn(dir, append([]string{"generate"}, tc.args...)...)
+		code, _, stderr := runIn(t, dir, append([]string{"generate"}, tc.args...)...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, %q; want an error mentioning %q", tc.args, code, stderr, tc.want)
 		}
@@ -54,14 +54,14 @@ func TestGeneratePartitionTable(t *testing.T) {
 			t.Errorf("%v: b.bin written", tc.args)
 		}
 	}
-	_, _, stderr := runIn(dir, "generate", "input.csv", "c.bin", "--partition-table", "partitions.csv", "--partition", "enc_nvs")
+	_, _, stderr := runIn(t, dir, "generate", "input.csv", "c.bin", "--partition-table", "partitions.csv", "--partition", "enc_nvs")
 	if !strings.Contains(stderr, "ESP_ERR_NVS_WRONG_ENCRYPTION") {
 		t.Errorf("no warning about an encrypted NVS partition: %q", stderr)
 	}
 	// encrypt takes the size from the table too.
 	kd := seedCase(t, "encrypt_seed_0x5000")
 	os.WriteFile(filepath.Join(kd, "p.csv"), []byte("nvs,data,nvs,0x9000,0x5000,\n"), 0o644)
-	if code, _, stderr := runIn(kd, "encrypt", "input.csv", "e.bin", "--partition-table", "p.csv", "--inputkey", "nvs_keys.bin"); code != 0 {
+	if code, _, stderr := runIn(t, kd, "encrypt", "input.csv", "e.bin", "--partition-table", "p.csv", "--inputkey", "nvs_keys.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(kd, "e.bin")), mustRead(t, filepath.Join(kd, "expected.bin"))) {
@@ -71,19 +71,19 @@ func TestGeneratePartitionTable(t *testing.T) {
 
 func TestGenerateSummaryAndNoOverwrite(t *testing.T) {
 	dir := seedCase(t, "seed_certs_0x6000")
-	code, stdout, _ := runIn(dir, "generate", "input.csv", "o.bin", "0x6000")
+	code, stdout, _ := runIn(t, dir, "generate", "input.csv", "o.bin", "0x6000")
 	if code != 0 || !strings.Contains(stdout, "of 6 pages used") || !strings.Contains(stdout, "free") {
 		t.Errorf("summary: %q", stdout)
 	}
 	csv := mustRead(t, filepath.Join(dir, "input.csv"))
 	os.WriteFile(filepath.Join(dir, "input.bin"), csv, 0o644)
-	if code, _, stderr := runIn(dir, "generate", "input.bin", "input.bin", "0x6000"); code == 0 || !strings.Contains(stderr, "overwrite") {
+	if code, _, stderr := runIn(t, dir, "generate", "input.bin", "input.bin", "0x6000"); code == 0 || !strings.Contains(stderr, "overwrite") {
 		t.Errorf("overwriting the input: exit %d %q", code, stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "input.bin")), csv) {
 		t.Error("input overwritten")
 	}
-	if code, _, _ := runIn(dir, "generate", "input.csv", "sub/o.bin", "0x6000", "--outdir", "out"); code != 0 {
+	if code, _, _ := runIn(t, dir, "generate", "input.csv", "sub/o.bin", "0x6000", "--outdir", "out"); code != 0 {
 		t.Error("--outdir with a subdirectory failed")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "sub", "o.bin")); err != nil {

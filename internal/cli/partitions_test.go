@@ -11,13 +11,6 @@ import (
 	"github.com/nvskit/nvskit/partition"
 )
 
-func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := Run(args, Env{Dir: dir, Stdout: &stdout, Stderr: &stderr})
-	return code, stdout.String(), stderr.String()
-}
-
 func writeTemp(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
