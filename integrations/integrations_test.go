@@ -84,6 +84,29 @@ func TestFirmwareHostTests(t *testing.T) {
 	}
 }
 
+// TestExampleFirmwareCompiles checks that the examples' firmware sources compile against the
+// reader library, the NVS fake and declaration-only stubs of the other ESP-IDF and Arduino APIs
+// they use (firmware/test/stubs). It catches mistakes in the use of the library; it is not a
+// build for an ESP32 (no toolchain here).
+func TestExampleFirmwareCompiles(t *testing.T) {
+	gxx := needTool(t, "g++")
+	fw, err := filepath.Abs("../firmware")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := filepath.Abs("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	track(t, fw, filepath.Join(examples, "esp-idf-factory", "main"), filepath.Join(examples, "platformio-aws-iot", "src"))
+	for _, src := range []string{"esp-idf-factory/main/main.cpp", "platformio-aws-iot/src/main.cpp"} {
+		t.Run(src, func(t *testing.T) {
+			run(t, fw, nil, gxx, "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+				"-Itest/stubs", "-Itest/fake", "-Invskit_reader/src", filepath.Join(examples, src))
+		})
+	}
+}
+
 // TestPlatformIOScript runs the PlatformIO extra script's unittest suite against its fake SCons
 // environment. When the test binary can build nvskit, the suite also runs against the real one.
 func TestPlatformIOScript(t *testing.T) {
