@@ -279,6 +279,12 @@ class GenerateTest(ScriptTest):
         self.assertEqual(status, 1)
         self.assertIn("board_build.partitions is not set", err)
 
+    def test_builtin_table_name_is_explained(self):
+        env = self.load(self.make_env(**{"board_build.partitions": "default_16MB.csv"}))
+        status, err = self.run_quiet(env.run_target, "nvs")
+        self.assertEqual(status, 1)
+        self.assertIn("default_16MB.csv is not a file in the project", err)
+
     def test_unknown_partition_lists_names(self):
         env = self.load(self.make_env(custom_nvs_partition="fctry"))
         status, err = self.run_quiet(env.run_target, "nvs")
@@ -316,7 +322,7 @@ class FindNvskitTest(ScriptTest):
         gopath = os.path.join(self.tmp, "gopath")
         os.makedirs(os.path.join(gopath, "bin"))
         shutil.copy(self.fake_nvskit, os.path.join(gopath, "bin", "nvskit"))
-        with mock.patch.dict(os.environ, {"GOPATH": gopath}):
+        with mock.patch.dict(os.environ, {"GOPATH": gopath + os.pathsep + "/elsewhere"}):
             self.assertEqual(nvskit.find_nvskit(s, which=lambda name: None),
                              os.path.join(gopath, "bin", "nvskit"))
 
