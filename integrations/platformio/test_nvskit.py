@@ -463,6 +463,22 @@ class RealNvskitTest(ScriptTest):
         self.assertEqual(data[:4], b"\xfe\xff\xff\xff")  # page 0 ACTIVE
         self.assertIn(b"-----BEGIN CERTIFICATE-----", data)  # the file row was read via --base-dir
 
+    def test_encrypt_real_image(self):
+        if subprocess.call([self.nvskit_binary, "encrypt", "--help"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) != 0:
+            self.skipTest("this nvskit has no encrypt command")
+        os.makedirs(os.path.join(self.project, "certificates", "keys"))
+        shutil.copy(os.path.join(HERE, "..", "esp-idf", "testdata", "test_keys.bin"),
+                    os.path.join(self.project, "certificates", "keys", "nvs_keys.bin"))
+        env = self.load(self.make_env(custom_nvs_keys="certificates/keys/nvs_keys.bin"))
+        status, err = self.run_quiet(env.run_target, "nvs")
+        self.assertEqual(status, 0, err)
+        with open(self.image(env), "rb") as fh:
+            data = fh.read()
+        self.assertEqual(len(data), 0x5000)
+        self.assertEqual(data[:4], b"\xfe\xff\xff\xff")
+        self.assertNotIn(b"-----BEGIN CERTIFICATE-----", data)  # encrypted
+
     def test_real_error_is_reported(self):
         self.write("certificates/nvs.csv", "key,type,encoding,value\ncerts,namespace,,\nk,data,u8,300\n")
         env = self.load(self.make_env())
