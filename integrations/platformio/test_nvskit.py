@@ -479,6 +479,45 @@ class RealNvskitTest(ScriptTest):
         self.assertEqual(data[:4], b"\xfe\xff\xff\xff")
         self.assertNotIn(b"-----BEGIN CERTIFICATE-----", data)  # encrypted
 
+    def has(self, *command):
+        return subprocess.call([self.nvskit_binary] + list(command) + ["--help"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) == 0
+
+    def test_uploadnvs_to_simulator(self):
+        # End to end: the uploadnvs target with the real nvskit, writing to "nvskit simulate" (a
+        # simulated ESP32 ROM loader on a local socket), then reading the partition back.
+        if not (self.has("simulate") and self.has("flash") and self.has("read")):
+            self.skipTest("this nvskit has no simulate/flash/read commands")
+        import socket
+        import time
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        sim = subprocess.Popen([self.nvskit_binary, "simulate", "--chip", "esp32", "--flash-size", "16MB",
+                                "--listen", "127.0.0.1:%d" % port],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(sim.wait)
+        self.addCleanup(sim.kill)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or sim.poll() is not None:
+                    self.fail("nvskit simulate did not start listening")
+                time.sleep(0.1)
+        env = self.load(self.make_env())
+        env.vars["UPLOAD_PORT"] = "socket://127.0.0.1:%d" % port
+        status, err = self.run_quiet(env.run_target, "uploadnvs")
+        self.assertEqual(status, 0, err)
+        back = os.path.join(self.tmp, "readback.bin")
+        subprocess.check_call([self.nvskit_binary, "read", "--partition", "nvs", "--partition-table",
+                               os.path.join(self.project, "partitions.csv"), "--port", env.vars["UPLOAD_PORT"],
+                               "-o", back], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(back, "rb") as a, open(self.image(env), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
     def test_real_error_is_reported(self):
         self.write("certificates/nvs.csv", "key,type,encoding,value\ncerts,namespace,,\nk,data,u8,300\n")
         env = self.load(self.make_env())
