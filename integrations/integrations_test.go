@@ -63,6 +63,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) st
 // TestFirmwareHostTests compiles the firmware library with its in-memory NVS fake, with and
 // without the encryption code, warnings as errors and no exceptions, and runs the tests.
 func TestFirmwareHostTests(t *testing.T) {
+	t.Parallel()
 	gxx := needTool(t, "g++")
 	fw, err := filepath.Abs("../firmware")
 	if err != nil {
@@ -71,6 +72,7 @@ func TestFirmwareHostTests(t *testing.T) {
 	track(t, fw)
 	for _, enc := range []string{"1", "0"} {
 		t.Run("encryption="+enc, func(t *testing.T) {
+			t.Parallel()
 			bin := filepath.Join(t.TempDir(), "reader_test")
 			run(t, fw, nil, gxx,
 				"-std=c++17", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra", "-Werror", "-pedantic",
@@ -84,9 +86,35 @@ func TestFirmwareHostTests(t *testing.T) {
 	}
 }
 
+// TestExampleFirmwareCompiles checks that the examples' firmware sources compile against the
+// reader library, the NVS fake and declaration-only stubs of the other ESP-IDF and Arduino APIs
+// they use (firmware/test/stubs). It catches mistakes in the use of the library; it is not a
+// build for an ESP32 (no toolchain here).
+func TestExampleFirmwareCompiles(t *testing.T) {
+	t.Parallel()
+	gxx := needTool(t, "g++")
+	fw, err := filepath.Abs("../firmware")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := filepath.Abs("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	track(t, fw, filepath.Join(examples, "esp-idf-factory", "main"), filepath.Join(examples, "platformio-aws-iot", "src"))
+	for _, src := range []string{"esp-idf-factory/main/main.cpp", "platformio-aws-iot/src/main.cpp"} {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			run(t, fw, nil, gxx, "-std=c++17", "-fno-exceptions", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+				"-Itest/stubs", "-Itest/fake", "-Invskit_reader/src", filepath.Join(examples, src))
+		})
+	}
+}
+
 // TestPlatformIOScript runs the PlatformIO extra script's unittest suite against its fake SCons
 // environment. When the test binary can build nvskit, the suite also runs against the real one.
 func TestPlatformIOScript(t *testing.T) {
+	t.Parallel()
 	py := needTool(t, "python3")
 	dir, err := filepath.Abs("platformio")
 	if err != nil {
@@ -104,6 +132,7 @@ func TestPlatformIOScript(t *testing.T) {
 // TestESPIDFHelper runs the CMake helper's script-mode test with stubbed IDF functions, in a
 // temporary directory; with nvskit built, the recorded generate command is run for real too.
 func TestESPIDFHelper(t *testing.T) {
+	t.Parallel()
 	cmake := needTool(t, "cmake")
 	script, err := filepath.Abs("esp-idf/test_nvskit.cmake")
 	if err != nil {

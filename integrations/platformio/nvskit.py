@@ -183,7 +183,7 @@ def find_nvskit(settings, which=shutil.which):
     found = which("nvskit")
     if found:
         return found
-    gopath = os.environ.get("GOPATH") or os.path.join(os.path.expanduser("~"), "go")
+    gopath = (os.environ.get("GOPATH") or "").split(os.pathsep)[0] or os.path.join(os.path.expanduser("~"), "go")
     for name in ("nvskit", "nvskit.exe"):
         p = os.path.join(gopath, "bin", name)
         if os.path.isfile(p) and os.access(p, os.X_OK):
@@ -198,6 +198,11 @@ def nvs_partition(settings):
             "board_build.partitions is not set in platformio.ini: nvskit needs a partition table CSV "
             "in the project (e.g. board_build.partitions = partitions.csv) to know the NVS partition's "
             "size and offset")
+    if not os.path.isfile(settings.table):
+        raise NvsKitError(
+            "board_build.partitions: %s is not a file in the project. nvskit.py reads the table "
+            "from the project, not the framework's built-in tables: copy the CSV into the project "
+            "and name it there" % settings.table)
     rows = read_partition_table(settings.table)
     part = find_partition(rows, settings.partition, settings.table)
     if part.type not in ("data", "1", "0x1", "0x01") or part.subtype not in ("nvs", "2", "0x2", "0x02"):

@@ -279,6 +279,12 @@ class GenerateTest(ScriptTest):
         self.assertEqual(status, 1)
         self.assertIn("board_build.partitions is not set", err)
 
+    def test_builtin_table_name_is_explained(self):
+        env = self.load(self.make_env(**{"board_build.partitions": "default_16MB.csv"}))
+        status, err = self.run_quiet(env.run_target, "nvs")
+        self.assertEqual(status, 1)
+        self.assertIn("default_16MB.csv is not a file in the project", err)
+
     def test_unknown_partition_lists_names(self):
         env = self.load(self.make_env(custom_nvs_partition="fctry"))
         status, err = self.run_quiet(env.run_target, "nvs")
@@ -316,7 +322,7 @@ class FindNvskitTest(ScriptTest):
         gopath = os.path.join(self.tmp, "gopath")
         os.makedirs(os.path.join(gopath, "bin"))
         shutil.copy(self.fake_nvskit, os.path.join(gopath, "bin", "nvskit"))
-        with mock.patch.dict(os.environ, {"GOPATH": gopath}):
+        with mock.patch.dict(os.environ, {"GOPATH": gopath + os.pathsep + "/elsewhere"}):
             self.assertEqual(nvskit.find_nvskit(s, which=lambda name: None),
                              os.path.join(gopath, "bin", "nvskit"))
 
@@ -456,6 +462,61 @@ class RealNvskitTest(ScriptTest):
         self.assertEqual(len(data), 0x5000)
         self.assertEqual(data[:4], b"\xfe\xff\xff\xff")  # page 0 ACTIVE
         self.assertIn(b"-----BEGIN CERTIFICATE-----", data)  # the file row was read via --base-dir
+
+    def test_encrypt_real_image(self):
+        if subprocess.call([self.nvskit_binary, "encrypt", "--help"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) != 0:
+            self.skipTest("this nvskit has no encrypt command")
+        os.makedirs(os.path.join(self.project, "certificates", "keys"))
+        shutil.copy(os.path.join(HERE, "..", "esp-idf", "testdata", "test_keys.bin"),
+                    os.path.join(self.project, "certificates", "keys", "nvs_keys.bin"))
+        env = self.load(self.make_env(custom_nvs_keys="certificates/keys/nvs_keys.bin"))
+        status, err = self.run_quiet(env.run_target, "nvs")
+        self.assertEqual(status, 0, err)
+        with open(self.image(env), "rb") as fh:
+            data = fh.read()
+        self.assertEqual(len(data), 0x5000)
+        self.assertEqual(data[:4], b"\xfe\xff\xff\xff")
+        self.assertNotIn(b"-----BEGIN CERTIFICATE-----", data)  # encrypted
+
+    def has(self, *command):
+        return subprocess.call([self.nvskit_binary] + list(command) + ["--help"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) == 0
+
+    def test_uploadnvs_to_simulator(self):
+        # End to end: the uploadnvs target with the real nvskit, writing to "nvskit simulate" (a
+        # simulated ESP32 ROM loader on a local socket), then reading the partition back.
+        if not (self.has("simulate") and self.has("flash") and self.has("read")):
+            self.skipTest("this nvskit has no simulate/flash/read commands")
+        import socket
+        import time
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        sim = subprocess.Popen([self.nvskit_binary, "simulate", "--chip", "esp32", "--flash-size", "16MB",
+                                "--listen", "127.0.0.1:%d" % port],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(sim.wait)
+        self.addCleanup(sim.kill)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or sim.poll() is not None:
+                    self.fail("nvskit simulate did not start listening")
+                time.sleep(0.1)
+        env = self.load(self.make_env())
+        env.vars["UPLOAD_PORT"] = "socket://127.0.0.1:%d" % port
+        status, err = self.run_quiet(env.run_target, "uploadnvs")
+        self.assertEqual(status, 0, err)
+        back = os.path.join(self.tmp, "readback.bin")
+        subprocess.check_call([self.nvskit_binary, "read", "--partition", "nvs", "--partition-table",
+                               os.path.join(self.project, "partitions.csv"), "--port", env.vars["UPLOAD_PORT"],
+                               "-o", back], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(back, "rb") as a, open(self.image(env), "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
     def test_real_error_is_reported(self):
         self.write("certificates/nvs.csv", "key,type,encoding,value\ncerts,namespace,,\nk,data,u8,300\n")

@@ -1,6 +1,7 @@
 // Host fake of ESP-IDF's esp_err.h: the codes NvsKitReader meets, with IDF's values.
 #pragma once
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +40,13 @@ typedef int esp_err_t;
 #define ESP_ERR_NVS_CORRUPT_KEY_PART (ESP_ERR_NVS_BASE + 0x17)
 
 const char* esp_err_to_name(esp_err_t code);
+
+// Declared for the compile check of the examples (test/stubs); aborts on error like the IDF's.
+#define ESP_ERROR_CHECK(x)          \
+  do {                              \
+    esp_err_t err_rc_ = (x);        \
+    if (err_rc_ != ESP_OK) abort(); \
+  } while (0)
 
 #ifdef __cplusplus
 }

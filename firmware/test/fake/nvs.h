@@ -26,6 +26,12 @@ esp_err_t nvs_get_u64(nvs_handle_t handle, const char* key, uint64_t* out_value)
 esp_err_t nvs_get_str(nvs_handle_t handle, const char* key, char* out_value, size_t* length);
 esp_err_t nvs_get_blob(nvs_handle_t handle, const char* key, void* out_value, size_t* length);
 
+// The write side, declared only for the compile check of the examples (test/stubs); the fake
+// does not implement them and the reader does not use them.
+esp_err_t nvs_open(const char* namespace_name, nvs_open_mode_t open_mode, nvs_handle_t* out_handle);
+esp_err_t nvs_set_u32(nvs_handle_t handle, const char* key, uint32_t value);
+esp_err_t nvs_commit(nvs_handle_t handle);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,9 @@ typedef struct {
 } nvs_sec_cfg_t;
 
 esp_err_t nvs_flash_init_partition(const char* partition_label);
+// Declared only for the compile check of the examples (test/stubs); not implemented by the fake.
+esp_err_t nvs_flash_init(void);
+esp_err_t nvs_flash_erase_partition(const char* part_name);
 esp_err_t nvs_flash_deinit_partition(const char* partition_label);
 esp_err_t nvs_flash_read_security_cfg(const esp_partition_t* partition, nvs_sec_cfg_t* cfg);
 esp_err_t nvs_flash_secure_init_partition(const char* partition_label, nvs_sec_cfg_t* cfg);
