@@ -97,6 +97,18 @@ func NewBuilder(opts Options) (*Builder, error) {
 	return b, nil
 }
 
+// Reset empties the builder for a new image with the same options, reusing its buffer: the
+// image returned by an earlier Image call is overwritten. Mass manufacturing builds one image
+// per device this way without allocating.
+func (b *Builder) Reset() {
+	b.buf = b.buf[:b.size]
+	fillFF(b.buf)
+	clear(b.ns)
+	b.nsOrder = b.nsOrder[:0]
+	b.entries, b.done = 0, false
+	b.openPage(0)
+}
+
 // ReadOnly reports whether the partition is below MinSize, the read-only layout without a
 // reserved page.
 func (b *Builder) ReadOnly() bool { return b.size < MinSize }

@@ -79,6 +79,9 @@ func parseRow(line string, lineNo int, opts *Options, subtypes *[4]keywords) (ro
 		f[i] = pyStrip(f[i])
 	}
 	rw := row{p: Partition{Name: f[0], Line: lineNo}}
+	if strings.IndexByte(rw.p.Name, 0) >= 0 {
+		return rw, lineErr(lineNo, ErrSyntax, "the name %q contains a NUL character, which would end it in the binary; remove it", rw.p.Name)
+	}
 	if len(rw.p.Name) > NameLen {
 		cut := rw.p.Label()
 		msg := fmt.Sprintf("line %d: name %q is %d bytes; the binary keeps only the first %d: %q", lineNo, rw.p.Name, len(rw.p.Name), NameLen, cut)
@@ -187,10 +190,13 @@ func flagHint(fl string) string {
 }
 
 // parseNumber parses a number column as the reference does: a k/K/m/M suffix multiplies the
-// rest (parsed the same way), then int(x, 0), then the column's keywords if it has any.
+// rest (parsed the same way, so "1kk" is 1 MiB), then int(x, 0), then the column's keywords
+// if it has any.
 func parseNumber(v string, kw keywords, column string, lineNo int) (int64, error) {
-	if v != "" {
-		last, n := utf8.DecodeLastRuneInString(v)
+	var muls []int64
+	core := v
+	for core != "" {
+		last, n := utf8.DecodeLastRuneInString(core)
 		var mul int64
 		switch last {
 		case 'k', 'K', '\u212A':
@@ -198,17 +204,33 @@ func parseNumber(v string, kw keywords, column string, lineNo int) (int64, error
 		case 'm', 'M':
 			mul = 1024 * 1024
 		}
-		if mul != 0 {
-			x, err := parseNumber(v[:len(v)-n], kw, column, lineNo)
-			if err != nil {
-				return 0, err
-			}
-			if x > maxValue || x < -maxValue {
-				return 0, lineErr(lineNo, ErrRange, "%s %s is too large", column, v)
-			}
-			return x * mul, nil
+		if mul == 0 {
+			break
 		}
+		muls = append(muls, mul)
+		core = core[:len(core)-n]
 	}
+	if len(muls) > 8 {
+		return 0, lineErr(lineNo, ErrRange, "%s %s has %d K/M suffixes; use at most one", column, v, len(muls))
+	}
+	x, err := parseCore(core, kw, column, lineNo)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range muls {
+		if x > maxValue || x < -maxValue {
+			return 0, lineErr(lineNo, ErrRange, "%s %s is too large", column, v)
+		}
+		x *= m
+	}
+	if x > maxValue || x < -maxValue {
+		return 0, lineErr(lineNo, ErrRange, "%s %s is too large", column, v)
+	}
+	return x, nil
+}
+
+// parseCore parses a number without suffix: int(x, 0), then the keywords.
+func parseCore(v string, kw keywords, column string, lineNo int) (int64, error) {
 	x, ok, big := pyInt(v)
 	if ok {
 		if x > maxValue || x < -maxValue {
@@ -338,7 +360,7 @@ func (t *Table) WriteCSV(w io.Writer, opts Options) error {
 		if n, ok := subtypesOf(&subtypes, int64(p.Type)).name(p.SubType); ok {
 			sub = n
 		}
-		fmt.Fprintf(bw, "%s,%s,%s,0x%x,%s,%s\n", p.Name, TypeName(p.Type), sub, p.Offset, sizeText(p.Size), p.Flags)
+		fmt.Fprintf(bw, "%s,%s,%s,0x%x,%s,%s\n", p.Name, TypeName(p.Type), sub, p.Offset, FormatSize(p.Size), p.Flags)
 	}
 	return bw.Flush()
 }
@@ -350,8 +372,8 @@ func (t *Table) MarshalCSV(opts Options) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// sizeText prints a size as the reference does: nM, nK, or 0x hex (0 is "0M").
-func sizeText(n uint32) string {
+// FormatSize prints a size as the CSV writer does: nM, nK, or 0x hex (0 is "0M").
+func FormatSize(n uint32) string {
 	switch {
 	case n%0x100000 == 0:
 		return fmt.Sprintf("%dM", n/0x100000)

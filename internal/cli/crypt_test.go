@@ -33,7 +33,7 @@ func seedCase(t *testing.T, name string) string {
 // TestKeygenRoundTrip: --keygen output decrypts with the written key file to the plain image.
 func TestKeygenRoundTrip(t *testing.T) {
 	dir := seedCase(t, "seed_certs_0x6000")
-	if code, _, stderr := runIn(dir, "encrypt", "input.csv", "enc.bin", "0x6000", "--keygen", "--keyfile", "k"); code != 0 {
+	if code, _, stderr := runIn(t, dir, "encrypt", "input.csv", "enc.bin", "0x6000", "--keygen", "--keyfile", "k"); code != 0 {
 		t.Fatal(stderr)
 	}
 	st, err := os.Stat(filepath.Join(dir, "keys", "k.bin"))
@@ -43,14 +43,14 @@ func TestKeygenRoundTrip(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("keys file mode %v, want 0600", st.Mode().Perm())
 	}
-	if code, _, stderr := runIn(dir, "decrypt", "enc.bin", "keys/k.bin", "plain.bin"); code != 0 {
+	if code, _, stderr := runIn(t, dir, "decrypt", "enc.bin", "keys/k.bin", "plain.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "plain.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
 		t.Error("decrypted image differs from the plain one")
 	}
 	// A second run makes different keys (crypto/rand), so a different image.
-	runIn(dir, "encrypt", "input.csv", "enc2.bin", "0x6000", "--keygen", "--keyfile", "k2.bin")
+	runIn(t, dir, "encrypt", "input.csv", "enc2.bin", "0x6000", "--keygen", "--keyfile", "k2.bin")
 	if bytes.Equal(mustRead(t, filepath.Join(dir, "enc.bin")), mustRead(t, filepath.Join(dir, "enc2.bin"))) {
 		t.Error("two --keygen runs gave the same image")
 	}
@@ -58,7 +58,7 @@ func TestKeygenRoundTrip(t *testing.T) {
 
 func TestGenerateKeyDefaults(t *testing.T) {
 	dir := t.TempDir()
-	code, stdout, stderr := runIn(dir, "generate-key", "--outdir", "out")
+	code, stdout, stderr := runIn(t, dir, "generate-key", "--outdir", "out")
 	if code != 0 {
 		t.Fatal(stderr)
 	}
@@ -73,15 +73,15 @@ func TestGenerateKeyDefaults(t *testing.T) {
 	if strings.Contains(stdout+stderr, string(b[:8])) {
 		t.Error("key bytes printed")
 	}
-	if code, _, _ := runIn(dir, "generate-key", "--keyfile", "x.txt"); code == 0 {
+	if code, _, _ := runIn(t, dir, "generate-key", "--keyfile", "x.txt"); code == 0 {
 		t.Error("a .txt keyfile name was accepted")
 	}
 }
 
 func TestEncryptImage(t *testing.T) {
 	dir := seedCase(t, "encrypt_seed_0x5000")
-	runIn(dir, "generate", "input.csv", "plain.bin", "0x5000")
-	if code, _, stderr := runIn(dir, "encrypt", "--image", "plain.bin", "enc.bin", "--inputkey", "nvs_keys.bin"); code != 0 {
+	runIn(t, dir, "generate", "input.csv", "plain.bin", "0x5000")
+	if code, _, stderr := runIn(t, dir, "encrypt", "--image", "plain.bin", "enc.bin", "--inputkey", "nvs_keys.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "enc.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
@@ -119,7 +119,7 @@ func TestCryptErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runIn(dir, tc.args...)
+			code, stdout, stderr := runIn(t, dir, tc.args...)
 			if code == 0 {
 				t.Fatalf("succeeded: %s", stdout)
 			}
@@ -136,7 +136,7 @@ func TestCryptErrors(t *testing.T) {
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "nvs_keys.bin")), keys) {
 		t.Error("an input keys file was overwritten")
 	}
-	code, stdout, _ := runIn(dir, "keys", "check", "nvs_keys.bin")
+	code, stdout, _ := runIn(t, dir, "keys", "check", "nvs_keys.bin")
 	if code != 0 || !strings.Contains(stdout, "OK") {
 		t.Errorf("keys check of good keys: %d %q", code, stdout)
 	}
@@ -144,7 +144,7 @@ func TestCryptErrors(t *testing.T) {
 
 func TestHMACKeygen(t *testing.T) {
 	dir := t.TempDir()
-	code, _, stderr := runIn(dir, "generate-key", "--key_protect_hmac", "--kp_hmac_keygen", "--keyfile", "derived.bin")
+	code, _, stderr := runIn(t, dir, "generate-key", "--key_protect_hmac", "--kp_hmac_keygen", "--keyfile", "derived.bin")
 	if code != 0 {
 		t.Fatal(stderr)
 	}

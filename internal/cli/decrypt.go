@@ -33,7 +33,7 @@ nothing is written and the exit status is non-zero.`,
 			if len(img)%nvs.PageSize != 0 || len(img) == 0 {
 				return fmt.Errorf("%s is %d bytes; an NVS image is a whole number of 4096-byte pages", in, len(img))
 			}
-			keys, err := readKeysFile(env, keysPath)
+			keys, err := loadKeysPartition(env, keysPath)
 			if err != nil {
 				return err
 			}

@@ -50,26 +50,26 @@ func TestFlashReadErase(t *testing.T) {
 	img := goldenImage(t)
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
 
-	code, out, stderr := runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	code, out, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
 	if code != 0 || !strings.Contains(out, "verified") {
 		t.Fatalf("flash: %d %s %s", code, out, stderr)
 	}
 	if !bytes.Equal(sim.Flash()[0x9000:0xF000], img) {
 		t.Fatal("flash content differs")
 	}
-	if code, out, stderr = runIn(dir, "read", "--port", p, "--partition", "nvs", "-o", "back/nvs.bin"); code != 0 {
+	if code, out, stderr = runIn(t, dir, "read", "--port", p, "--partition", "nvs", "-o", "back/nvs.bin"); code != 0 {
 		t.Fatalf("read: %d %s %s", code, out, stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "back", "nvs.bin")), img) {
 		t.Fatal("read-back differs")
 	}
-	if code, _, stderr = runIn(dir, "read", "--port", p, "--offset", "0x9000", "--size", "100", "-o", "part.bin"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "read", "--port", p, "--offset", "0x9000", "--size", "100", "-o", "part.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "part.bin")), img[:100]) {
 		t.Fatal("offset read differs")
 	}
-	if code, _, stderr = runIn(dir, "erase", "--port", p, "--partition", "nvs"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "erase", "--port", p, "--partition", "nvs"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(sim.Flash()[0x9000:0xF000], bytes.Repeat([]byte{0xFF}, 0x6000)) {
@@ -83,7 +83,7 @@ func TestFlashWithTableFile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "partitions.csv"), []byte("# Name, Type, SubType, Offset, Size\nnvs,data,nvs,0x9000,0x6000\nfactory,app,factory,0x10000,1M\nstore,data,nvs,,0x6000\n"), 0o644)
 	img := goldenImage(t)
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
-	code, out, stderr := runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "store", "--partition-table", "partitions.csv", "--baud", "921600")
+	code, out, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "store", "--partition-table", "partitions.csv", "--baud", "921600")
 	if code != 0 {
 		t.Fatalf("%d %s %s", code, out, stderr)
 	}
@@ -91,11 +91,11 @@ func TestFlashWithTableFile(t *testing.T) {
 		t.Fatal("not written at store's offset 0x110000")
 	}
 	// A blank device has no table to find a partition in.
-	code, _, stderr = runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	code, _, stderr = runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
 	if code != 1 || !strings.Contains(stderr, "no partition table at 0x8000") {
 		t.Fatalf("%d %s", code, stderr)
 	}
-	code, _, stderr = runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nope", "--partition-table", "partitions.csv")
+	code, _, stderr = runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nope", "--partition-table", "partitions.csv")
 	if code != 1 || !strings.Contains(stderr, "store") {
 		t.Fatalf("unknown partition: %d %s", code, stderr)
 	}
@@ -129,14 +129,14 @@ func TestRefusals(t *testing.T) {
 			p, sim := simPort(t, c.cfg, false)
 			before := sim.Flash()
 			args := append(c.args, "--port", p)
-			code, _, stderr := runIn(dir, args...)
+			code, _, stderr := runIn(t, dir, args...)
 			if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "--force") {
 				t.Fatalf("%d %s", code, stderr)
 			}
 			if !bytes.Equal(before, sim.Flash()) {
 				t.Fatal("flash changed on a refusal")
 			}
-			if code, _, stderr = runIn(dir, append(args, "--force")...); code != 0 {
+			if code, _, stderr = runIn(t, dir, append(args, "--force")...); code != 0 {
 				t.Fatalf("with --force: %d %s", code, stderr)
 			}
 		})
@@ -145,7 +145,7 @@ func TestRefusals(t *testing.T) {
 
 func TestDeviceInfo(t *testing.T) {
 	p, _ := simPort(t, loadersim.Config{Chip: "esp32s3", FlashEncryption: true, MAC: net.HardwareAddr{1, 2, 3, 4, 5, 6}}, false)
-	code, out, stderr := runIn("", "device", "info", "--port", p, "--json")
+	code, out, stderr := runIn(t, "", "device", "info", "--port", p, "--json")
 	if code != 0 {
 		t.Fatal(stderr)
 	}
@@ -157,7 +157,7 @@ func TestDeviceInfo(t *testing.T) {
 		t.Fatalf("%+v", info)
 	}
 	p, _ = simPort(t, loadersim.Config{Chip: "esp32"}, false)
-	code, out, stderr = runIn("", "device", "info", "--port", p)
+	code, out, stderr = runIn(t, "", "device", "info", "--port", p)
 	if code != 0 || !strings.Contains(out, "Chip:        ESP32\n") || !strings.Contains(out, "Encryption:  off") {
 		t.Fatal(out, stderr)
 	}
@@ -182,7 +182,7 @@ func TestDeviceErrors(t *testing.T) {
 		{[]string{"simulate", "--chip", "esp8266"}, 2, "unknown chip"},
 	}
 	for _, c := range cases {
-		code, _, stderr := runIn(dir, c.args...)
+		code, _, stderr := runIn(t, dir, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: %d %s", c.args, code, stderr)
 		}
@@ -192,7 +192,7 @@ func TestDeviceErrors(t *testing.T) {
 func TestProvision(t *testing.T) {
 	dir := seedCase(t, "seed_certs_0x6000")
 	p, sim := simPort(t, loadersim.Config{Chip: "esp32c6"}, false)
-	code, out, stderr := runIn(dir, "provision", "input.csv", "--port", p, "--partition", "nvs")
+	code, out, stderr := runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs")
 	if code != 0 || !strings.Contains(out, "verified") {
 		t.Fatalf("%d %s %s", code, out, stderr)
 	}
@@ -200,17 +200,17 @@ func TestProvision(t *testing.T) {
 		t.Fatal("provisioned image differs from the golden one")
 	}
 	// Encrypted: the flash holds what decrypt turns back into the plain image.
-	if code, _, stderr = runIn(dir, "generate-key", "--keyfile", "k.bin"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "generate-key", "--keyfile", "k.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
-	if code, _, stderr = runIn(dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--keys", "keys/k.bin", "--save", "enc.bin"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--keys", "keys/k.bin", "--save", "enc.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	os.WriteFile(filepath.Join(dir, "dev.bin"), sim.Flash()[0x9000:0xF000], 0o644)
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "dev.bin")), mustRead(t, filepath.Join(dir, "enc.bin"))) {
 		t.Fatal("flash differs from the saved image")
 	}
-	if code, _, stderr = runIn(dir, "decrypt", "dev.bin", "keys/k.bin", "plain.bin"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "decrypt", "dev.bin", "keys/k.bin", "plain.bin"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "plain.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
@@ -225,7 +225,7 @@ func TestProvision(t *testing.T) {
 		t.Fatal("provisioned image differs from the golden one")
 	}
 	// Not an NVS partition.
-	if code, _, stderr = runIn(dir, "provision", "input.csv", "--port", p, "--partition", "phy_init"); code != 1 || !strings.Contains(stderr, "not data/nvs") {
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "phy_init"); code != 1 || !strings.Contains(stderr, "not data/nvs") {
 		t.Fatal(code, stderr)
 	}
 }

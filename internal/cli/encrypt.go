@@ -16,7 +16,7 @@ func newEncryptCmd(env *Env) *cobra.Command {
 	var keygen bool
 	var inputkey, image string
 	c := &cobra.Command{
-		Use:   "encrypt INPUT.csv [INPUT.csv...] OUTPUT.bin SIZE (--keygen | --inputkey KEYS.bin)",
+		Use:   "encrypt INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE) (--keygen | --inputkey KEYS.bin)",
 		Short: "Make an encrypted NVS partition image (drop-in for nvs_partition_gen.py encrypt)",
 		Long: `Make an NVS partition image from CSV, like generate, and encrypt it with
 AES-256-XTS as the device does: every written 32-byte entry is encrypted with its
@@ -55,15 +55,14 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				}
 				job = &genJob{env: env, output: outPath(env, f.outdir, args[0]), inputs: []string{image}}
 			} else {
-				if len(args) < 3 {
+				if len(args) < 2 {
 					return usagef("need INPUT.csv OUTPUT.bin SIZE")
 				}
-				n := len(args)
-				size, err := parseSize(args[n-1])
+				inputs, output, size, err := f.splitArgs(env, args)
 				if err != nil {
 					return err
 				}
-				if job, err = f.prepare(env, args[:n-2], args[n-2], size); err != nil {
+				if job, err = f.prepare(env, inputs, output, size); err != nil {
 					return err
 				}
 			}
@@ -73,7 +72,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if err := fsutil.CheckNotInput(job.output, env.Path(inputkey)); err != nil {
 					return err
 				}
-				if keys, err = readKeysFile(env, inputkey); err != nil {
+				if keys, err = loadKeysPartition(env, inputkey); err != nil {
 					return err
 				}
 			}
@@ -98,6 +97,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 		},
 	}
 	f.register(c)
+	f.registerTable(c)
 	kf.register(c)
 	c.Flags().BoolVar(&keygen, "keygen", false, "make fresh keys and write them to OUTDIR/keys/KEYFILE")
 	c.Flags().StringVar(&inputkey, "inputkey", "", "nvs_keys partition image holding the keys")

@@ -125,8 +125,8 @@ func (f *keyFlags) newKeys(env *Env, outdir string) (nvs.Keys, string, error) {
 	return k, path, nil
 }
 
-// readKeysFile reads an nvs_keys partition image and checks it as the device does.
-func readKeysFile(env *Env, name string) (nvs.Keys, error) {
+// loadKeysPartition reads an nvs_keys partition image and checks it as the device does.
+func loadKeysPartition(env *Env, name string) (nvs.Keys, error) {
 	b, err := os.ReadFile(env.Path(name))
 	if err != nil {
 		return nvs.Keys{}, fmt.Errorf("reading keys: %w", err)

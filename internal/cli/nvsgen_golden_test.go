@@ -5,34 +5,12 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/nvskit/nvskit/internal/golden"
 	"github.com/nvskit/nvskit/nvs"
 )
-
-// runIn runs nvskit in dir and returns the exit code, stdout and stderr.
-func runIn(dir string, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := Run(args, Env{Dir: dir, Stdout: &out, Stderr: &errb})
-	return code, out.String(), errb.String()
-}
-
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var files []string
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			files = append(files, rel)
-		}
-		return nil
-	})
-	sort.Strings(files)
-	return files
-}
 
 // caseDecision says how a golden case is judged when nvskit departs from the reference on
 // purpose. Each is decided in issue 2 and asserted here by name.
@@ -167,19 +145,10 @@ func generateFrom(t *testing.T, csv, size string) []byte {
 	if err := os.WriteFile(filepath.Join(d, "in.csv"), []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runIn(d, "generate", "in.csv", "out.bin", size); code != 0 {
+	if code, _, stderr := runIn(t, d, "generate", "in.csv", "out.bin", size); code != 0 {
 		t.Fatalf("generating the reference CSV: %s", stderr)
 	}
 	return mustRead(t, filepath.Join(d, "out.bin"))
-}
-
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // entriesByKey indexes the item headers of a plain generator image by key; namespace
@@ -226,7 +195,7 @@ func TestNVSGenGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := listFiles(t, dir)
-			code, stdout, stderr := runIn(dir, c.Args...)
+			code, stdout, stderr := runIn(t, dir, c.Args...)
 			if d, ok := nvsGenDecisions[c.Name]; ok {
 				seen[c.Name] = true
 				d(t, c, dir, code, stdout, stderr)

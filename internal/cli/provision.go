@@ -36,7 +36,7 @@ generate-key or encrypt --keygen), write it and verify it by MD5.`,
 			}
 			var k *nvs.Keys
 			if keys != "" {
-				kk, err := readKeysFile(env, keys)
+				kk, err := loadKeysPartition(env, keys)
 				if err != nil {
 					return err
 				}
