@@ -218,7 +218,7 @@ func TestProvision(t *testing.T) {
 	}
 	// With a table file the image is built before connecting.
 	os.WriteFile(filepath.Join(dir, "pt.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nfactory,app,factory,0x10000,1M\n"), 0o644)
-	if code, _, stderr = runIn(dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--partition-table", "pt.csv"); code != 0 {
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--partition-table", "pt.csv"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if !bytes.Equal(sim.Flash()[0x9000:0xF000], mustRead(t, filepath.Join(dir, "expected.bin"))) {
@@ -240,7 +240,7 @@ func TestFlashProgressOnTerminal(t *testing.T) {
 		t.Fatalf("%d %q", code, errb.String())
 	}
 	// Not a terminal: no bar.
-	code, _, stderr := runIn(dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
 	if code != 0 || strings.Contains(stderr, "Writing [") {
 		t.Fatalf("%d %q", code, stderr)
 	}
@@ -285,7 +285,7 @@ func TestSimulateCommand(t *testing.T) {
 	if port == "" {
 		t.Fatalf("no address in %q", out.String())
 	}
-	if code, _, stderr := runIn(dir, "flash", "nvs.bin", "--port", port, "--partition", "nvs"); code != 0 {
+	if code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", port, "--partition", "nvs"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if code := <-done; code != 0 {
