@@ -46,6 +46,7 @@ type Loader struct {
 	flashSize int
 	bootLog   []byte
 	retries   int
+	baud      int // the host side's current baud rate
 }
 
 // SecurityInfo is the GET_SECURITY_INFO reply (ESP32-S2 and later).
@@ -116,7 +117,7 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 			opts.Lines = l
 		}
 	}
-	l := &Loader{c: newConn(rw), rw: rw, opts: opts}
+	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err
@@ -303,6 +304,9 @@ func (l *Loader) BootLog() string {
 	l.c.dec.ResetLog()
 	return s
 }
+
+// c2UARTClkDiv is the ESP32-C2's UART clock divider register.
+const c2UARTClkDiv = 0x60000014
 
 // ESP32 eFuse block 0 words: word 0 holds FLASH_CRYPT_CNT in bits 20..26, words 3 and 5 the
 // SPI pad configuration of in-package flash.
@@ -492,7 +496,9 @@ func (l *Loader) FlashSize() (int, error) {
 }
 
 // ChangeBaud asks the ROM to switch to baud, then switches the host side if the stream
-// implements SetBaudRate(int) error.
+// implements SetBaudRate(int) error. It corrects for the ESP32 ROM's crystal estimate and for
+// the ESP32-C2 ROM on a 26 MHz crystal (which assumes 40 MHz), as esptool does; a C2 in Secure
+// Download Mode cannot change its rate, and stays at the current one.
 func (l *Loader) ChangeBaud(baud int) error {
 	rom := uint32(baud)
 	if l.chip.Name == "ESP32" {
@@ -511,9 +517,22 @@ func (l *Loader) ChangeBaud(baud int) error {
 			}
 		}
 	}
+	if l.chip.Name == "ESP32-C2" {
+		if l.sec != nil && l.sec.SecureDownload() {
+			return nil // the C2 cannot change its baud rate in Secure Download Mode: stay
+		}
+		// A C2 with a 26 MHz crystal runs a ROM that assumes 40 MHz. The crystal shows in the
+		// UART clock divider at the current baud rate.
+		if div, err := l.ReadReg(c2UARTClkDiv); err == nil {
+			if est := float64(l.baud) * float64(div&0xFFFFF) / 1e6; est > 20 && est < 33 {
+				rom = uint32(baud * 40 / 26)
+			}
+		}
+	}
 	if _, _, err := l.do(CmdChangeBaudrate, words(rom, 0), 0, 0, l.opts.Timeout); err != nil {
 		return err
 	}
+	l.baud = baud
 	if s, ok := l.rw.(interface{ SetBaudRate(int) error }); ok {
 		if err := s.SetBaudRate(baud); err != nil {
 			return fmt.Errorf("switching the port to %d baud: %w", baud, err)

@@ -262,3 +262,31 @@ func TestESP32AttachFromEfuse(t *testing.T) {
 		t.Fatalf("attach config 0x%08X, want 0x%08X", got, want)
 	}
 }
+
+// CHANGE_BAUDRATE carries the rate the ROM has to be asked for to end up at the wanted one.
+func TestChangeBaudQuirks(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  loadersim.Config
+		want int64
+	}{
+		{"esp32 (crystal estimate 40 MHz)", loadersim.Config{Chip: "esp32"}, 921600},
+		{"c2 with 40 MHz crystal", loadersim.Config{Chip: "esp32c2"}, 921600},
+		{"c2 with 26 MHz crystal", loadersim.Config{Chip: "esp32c2", Crystal26MHz: true}, 921600 * 40 / 26},
+		{"c3", loadersim.Config{Chip: "esp32c3"}, 921600},
+		{"c2 in Secure Download Mode stays", loadersim.Config{Chip: "esp32c2", SecureDownload: true}, 0},
+	}
+	for _, c := range cases {
+		sim, _ := loadersim.New(c.cfg)
+		l, err := esploader.Connect(startSim(t, sim), fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ChangeBaud(921600); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := sim.Stats().Baud; got != c.want {
+			t.Errorf("%s: asked the ROM for %d, want %d", c.name, got, c.want)
+		}
+	}
+}
