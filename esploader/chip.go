@@ -1,5 +1,7 @@
 package esploader
 
+import "strings"
+
 // Chip describes one ESP32-family chip as the ROM loader sees it.
 type Chip struct {
 	// Name is the marketing name, e.g. "ESP32-C3".
@@ -100,22 +102,15 @@ func normName(s string) string {
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		if c == '-' || c == '_' {
-			continue
+		if c != '-' && c != '_' {
+			b = append(b, c)
 		}
-		b = append(b, c)
 	}
 	r := string(b)
-	if len(r) > 5 && r[:5] == "esp32" {
-		return r
+	if r != "" && !strings.HasPrefix(r, "esp32") {
+		r = "esp32" + r
 	}
-	if r == "" {
-		return r
-	}
-	if r == "esp32" {
-		return r
-	}
-	return "esp32" + r
+	return r
 }
 
 // chipByID returns the chip with the given security-info chip id.

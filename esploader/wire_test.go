@@ -233,3 +233,16 @@ func TestCompressRoundTrip(t *testing.T) {
 		t.Errorf("golden image compresses to %d bytes, esptool's level 9 makes 3454", n)
 	}
 }
+
+func TestChipByName(t *testing.T) {
+	for in, want := range map[string]string{"esp32": "ESP32", "ESP32-C3": "ESP32-C3", "c3": "ESP32-C3", "esp32s3": "ESP32-S3", "ESP32_P4": "ESP32-P4", "h2": "ESP32-H2"} {
+		if c, ok := ChipByName(in); !ok || c.Name != want {
+			t.Errorf("%q: %q %v", in, c.Name, ok)
+		}
+	}
+	for _, in := range []string{"", "esp8266", "c7"} {
+		if _, ok := ChipByName(in); ok {
+			t.Errorf("%q found", in)
+		}
+	}
+}
