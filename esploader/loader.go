@@ -156,7 +156,6 @@ func (l *Loader) disableWatchdogs() error {
 }
 
 func (l *Loader) sync() error {
-	var lastErr error = ErrNoSync
 	var log []byte
 	for a := 0; a < l.opts.Attempts; a++ {
 		l.c.dec.ResetLog()
@@ -169,21 +168,19 @@ func (l *Loader) sync() error {
 				return &ConnectError{Err: ErrDisconnected, BootLog: string(log)}
 			}
 			if err == nil {
-				if _, err = r.Status(0); err == nil {
+				if _, err := r.Status(0); err == nil {
 					// The ROM answers one SYNC with several replies; let them arrive and drop them.
 					l.c.flush(50 * time.Millisecond)
 					l.bootLog = log
 					return nil
 				}
 			}
-			lastErr = err
 			l.opts.sleep(50 * time.Millisecond)
 		}
 		if len(log) > maxLog {
 			log = log[len(log)-maxLog:]
 		}
 	}
-	_ = lastErr
 	ce := &ConnectError{Err: ErrNoSync, BootLog: string(log)}
 	if m := bootModeRE.FindAllString(string(log), -1); len(m) > 0 {
 		last := m[len(m)-1]
