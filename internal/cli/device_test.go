@@ -167,6 +167,8 @@ func TestDeviceErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
 	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
+	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 2}}}, false)
+	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}}, false)
 	cases := []struct {
 		args []string
 		code int
@@ -178,6 +180,8 @@ func TestDeviceErrors(t *testing.T) {
 		{[]string{"flash", "nvs.bin", "--port", "", "--offset", "0x9000"}, 2, "--port is required"},
 		{[]string{"read", "--port", "x", "--offset", "0x9000"}, 2, "--size"},
 		{[]string{"flash", "nvs.bin", "--port", wrong, "--offset", "0x9000", "--connect-attempts", "1"}, 1, "SPI_FAST_FLASH_BOOT"},
+		{[]string{"flash", "nvs.bin", "--port", gone, "--partition", "nvs"}, 1, "connection to the chip was lost"},
+		{[]string{"flash", "nvs.bin", "--port", badMD5, "--partition", "nvs"}, 1, "MD5 of the flash does not match"},
 		{[]string{"simulate", "--listen", "0.0.0.0:0"}, 2, "loopback"},
 		{[]string{"simulate", "--chip", "esp8266"}, 2, "unknown chip"},
 	}
