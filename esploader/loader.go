@@ -30,6 +30,9 @@ type Options struct {
 	Timeout time.Duration
 	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
 	Retries int
+	// Trace, if not nil, receives one line per frame sent (>) or received (<), in hex, and the
+	// text the chip prints outside frames: for reporting problems with real hardware.
+	Trace io.Writer
 
 	sleep func(time.Duration) // replaced by tests
 }
@@ -118,6 +121,7 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 		}
 	}
 	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
+	l.c.trace = opts.Trace
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err

@@ -290,3 +290,18 @@ func TestChangeBaudQuirks(t *testing.T) {
 		}
 	}
 }
+
+func TestTrace(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32"})
+	var tr bytes.Buffer
+	opts := fast
+	opts.Trace = &tr
+	if _, err := esploader.Connect(startSim(t, sim), opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"> 00 08 24 00 00 00 00 00 07 07 12 20", "< 01 08 04 00 07 07 12 20 00 00 00 00", "< text \"ets Jun", "> 00 0a 04 00 00 00 00 00 00 10 00 40"} {
+		if !strings.Contains(tr.String(), want) {
+			t.Errorf("trace lacks %q:\n%s", want, tr.String())
+		}
+	}
+}
