@@ -176,6 +176,10 @@ func (l *Loader) sync() error {
 					// The ROM answers one SYNC with several replies; let them arrive and drop them.
 					l.c.flush(50 * time.Millisecond)
 					l.bootLog = log
+					if r.Value != syncValue {
+						// A ROM puts 0x20120707 in its SYNC replies, a stub 0.
+						return &ConnectError{Err: ErrStubRunning, BootLog: string(log)}
+					}
 					return nil
 				}
 			}

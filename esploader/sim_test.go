@@ -305,3 +305,10 @@ func TestTrace(t *testing.T) {
 		}
 	}
 }
+
+func TestStubRunning(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", StubRunning: true, NoBanner: true})
+	if _, err := esploader.Connect(startSim(t, sim), fast); !errors.Is(err, esploader.ErrStubRunning) {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// NormalBoot makes the chip boot its application instead of the loader: it prints a
 	// normal boot log and never answers.
 	NormalBoot bool
+	// StubRunning answers SYNC as a flasher stub does (value 0), as when an earlier session
+	// left esptool's stub running.
+	StubRunning bool
 	// NoBanner suppresses the boot banner at the start of a session.
 	NoBanner bool
 	// Faults are injected into the session in order of their trigger.
@@ -557,6 +560,9 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 			return 0, nil, stInvalid
 		}
 		ss.synced = true
+		if ss.sim.cfg.StubRunning {
+			return 0, nil, 0
+		}
 		return 0x20120707, nil, 0
 	case 0x0A: // READ_REG
 		if sdm {
