@@ -304,7 +304,7 @@ func TestLint(t *testing.T) {
 	for _, f := range tab.Lint(LintOptions{}) {
 		got = append(got, f.Severity.String()+" "+f.Code+" "+f.Partition)
 	}
-	want := []string{"error nvs-encrypted nvs", "error nvs-keys-not-encrypted keys", "note nvs-read-only ro",
+	want := []string{"error nvs-encrypted nvs", "warning nvs-keys-not-encrypted keys", "note nvs-read-only ro",
 		"warning nvs-large big", "warning nvs-size-unaligned odd"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q", got)

@@ -24,10 +24,13 @@ type loadedTable struct {
 
 // loadTable reads TABLE as a CSV, a binary table, or a flash dump holding the table at
 // --offset (0x8000 when not given and the file is a dump). It does not verify the table.
-func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool) (*loadedTable, error) {
+func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool, warn func(string)) (*loadedTable, error) {
 	opts, err := f.options(env)
 	if err != nil {
 		return nil, err
+	}
+	if warn != nil {
+		opts.Warn = warn
 	}
 	data, err := os.ReadFile(env.Path(path))
 	if err != nil {
@@ -107,7 +110,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
   nvskit partitions show --offset 0x8000 flash_dump.bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"))
+			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"), nil)
 			if err != nil {
 				return err
 			}
@@ -129,7 +132,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
 				return writeJSON(env.Stdout, out)
 			}
 			w := env.Stdout
-			fmt.Fprintf(w, "%s: %s, %d partitions, table at 0x%x\n\n", args[0], lt.source, len(lt.t.Partitions), lt.t.Offset)
+			fmt.Fprintf(w, "%s%s, %d partitions, table at 0x%x\n\n", strings.ToUpper(lt.source[:1]), lt.source[1:], len(lt.t.Partitions), lt.t.Offset)
 			if len(lt.t.Partitions) > 0 {
 				printPartitions(w, lt.t)
 				fmt.Fprintln(w)
@@ -138,7 +141,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
 			if verr != nil {
 				fmt.Fprintln(w)
 				fmt.Fprint(w, wrap("problem: "+verr.Error(), "  "))
-				fmt.Fprintf(w, "(run nvskit partitions check %s for all checks)\n", args[0])
+				fmt.Fprintln(w, "(nvskit partitions check lists every problem)")
 			}
 			return nil
 		},
@@ -214,7 +217,7 @@ func printFlashMap(w io.Writer, t *partition.Table, flash uint64) {
 		case r.start > cur:
 			line(cur, r.start, "(free)")
 		case r.start < cur:
-			r.what += "  ** overlaps the region above **"
+			r.what += "  ** overlap **"
 		}
 		if r.end == r.start {
 			fmt.Fprintf(w, "  0x%08x %18s  %s\n", r.start, "(empty)", r.what)
@@ -281,8 +284,9 @@ size with --flash-size) and for the mistakes it lets through:
 
   nvs-encrypted           an NVS partition flagged encrypted: the device fails
                           with ESP_ERR_NVS_WRONG_ENCRYPTION
-  nvs-keys-not-encrypted  an nvs_keys partition without the encrypted flag
-                          (ESP_ERR_NVS_CORRUPT_KEY_PART)
+  nvs-keys-not-encrypted  an nvs_keys partition without the encrypted flag: keys
+                          flashed from the host read back as garbage
+                          (ESP_ERR_NVS_CORRUPT_KEY_PART); a warning
   nvs-too-small           NVS under 0x3000 without readonly
   nvs-read-only           NVS under 0x3000 with readonly (a note)
   nvs-large               NVS above --nvs-large (RAM use and mount time grow)
@@ -293,7 +297,8 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var warnings []string
-			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"))
+			collect := func(msg string) { warnings = append(warnings, msg) }
+			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"), collect)
 			if err != nil {
 				return err
 			}
@@ -313,12 +318,12 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 			}
 			var findings []partition.Finding
 			vopts := lt.opts
-			vopts.Warn = func(msg string) { warnings = append(warnings, msg) }
+			vopts.Warn = collect
 			if err := lt.t.Verify(vopts); err != nil {
 				findings = append(findings, partition.Finding{Severity: partition.Problem, Code: "gen_esp32part", Message: err.Error(), Index: -1})
 			}
 			for _, w := range warnings {
-				findings = append(findings, partition.Finding{Severity: partition.Warning, Code: "name-keyword", Message: w, Index: -1})
+				findings = append(findings, partition.Finding{Severity: partition.Warning, Code: "gen_esp32part-warning", Message: w, Index: -1})
 			}
 			if flash > 0 {
 				if err := lt.t.CheckFlashSize(flash); err != nil {
@@ -357,9 +362,9 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 				}
 				switch {
 				case len(findings) == 0:
-					fmt.Fprintf(w, "%s: OK, %d partitions, no problems found\n", args[0], len(lt.t.Partitions))
+					fmt.Fprintf(w, "OK: %d partitions, no problems found\n", len(lt.t.Partitions))
 				default:
-					fmt.Fprintf(w, "%s: %d partitions, %d errors, %d warnings or notes\n", args[0], len(lt.t.Partitions), nerr, len(findings)-nerr)
+					fmt.Fprintf(w, "%d partitions: %d errors, %d warnings or notes\n", len(lt.t.Partitions), nerr, len(findings)-nerr)
 				}
 			}
 			if nerr > 0 {

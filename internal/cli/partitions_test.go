@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvskit/nvskit/internal/golden"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -39,10 +40,10 @@ func TestPartitionsCheck(t *testing.T) {
 		wantCode int
 		want     []string
 	}{
-		{"ok", testTable, nil, 0, []string{"OK, 3 partitions"}},
+		{"ok", testTable, nil, 0, []string{"OK: 3 partitions"}},
 		{"nvs encrypted", "nvs, data, nvs, , 0x6000, encrypted\n", nil, 1,
 			[]string{"ESP_ERR_NVS_WRONG_ENCRYPTION", "[nvs-encrypted]"}},
-		{"keys not encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000\n", nil, 1,
+		{"keys not encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000\n", nil, 0,
 			[]string{"ESP_ERR_NVS_CORRUPT_KEY_PART", "[nvs-keys-not-encrypted]"}},
 		{"keys encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000, encrypted\n", nil, 0,
 			[]string{"OK"}},
@@ -184,5 +185,33 @@ func TestPartitionsConvertArgs(t *testing.T) {
 				t.Errorf("stdout has %d bytes, want the binary table", len(out))
 			}
 		})
+	}
+}
+
+// TestPartitionsShowWidth runs show and check on every golden input: no crash, and text that
+// fits 80 columns.
+func TestPartitionsShowWidth(t *testing.T) {
+	unsetPartitionEnv(t)
+	cases, err := golden.Load("partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		for _, in := range []string{"input.csv", "input.bin"} {
+			if _, err := os.Stat(filepath.Join(c.Dir, in)); err != nil {
+				continue
+			}
+			for _, cmd := range []string{"show", "check"} {
+				code, out, errOut := runIn(t, c.Dir, "partitions", cmd, in, "--primary-bootloader-offset", "0x1000", "--recovery-bootloader-offset", "0x400000")
+				if code != 0 && !strings.Contains(errOut, "nvskit: ") && !(cmd == "check" && strings.Contains(out, "errors")) {
+					t.Errorf("%s %s %s: exit %d without a message: %q", c.Name, cmd, in, code, errOut)
+				}
+				for _, l := range strings.Split(out, "\n") {
+					if len(l) > 80 {
+						t.Errorf("%s %s: line over 80 columns: %q", c.Name, cmd, l)
+					}
+				}
+			}
+		}
 	}
 }
