@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -209,6 +210,9 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 				t, err = partition.ParseBinary(data, opts)
 			} else {
 				t, err = partition.ParseCSV(strings.NewReader(string(data)), opts)
+			}
+			if errors.Is(err, partition.ErrOptions) {
+				return usageError{fmt.Errorf("%s: %w", args[0], err)}
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)

@@ -170,7 +170,7 @@ func TestPartitionsConvertArgs(t *testing.T) {
 		{"same file", []string{"p.csv", "p.csv"}, 2, "overwrite an input"},
 		{"missing input", []string{"nope.csv"}, 1, "nope.csv"},
 		{"extra bad", []string{"p.csv", "o8.bin", "--extra-partition-subtypes", "dat, x, 40"}, 2, "is not one of"},
-		{"bootloader above table", []string{"p.csv", "o9.bin", "--primary-bootloader-offset", "0x8000"}, 1, "must be below the partition table"},
+		{"bootloader above table", []string{"p.csv", "o9.bin", "--primary-bootloader-offset", "0x8000"}, 2, "must be below the partition table"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
