@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,5 +214,21 @@ func TestPartitionsShowWidth(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestNVSPartition(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "p.csv", testTable)
+	env := &Env{Dir: dir}
+	p, err := nvsPartition(env, "p.csv", "nvs")
+	if err != nil || p.Offset != 0x9000 || p.Size != 0x6000 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := nvsPartition(env, "p.csv", "factory"); err == nil || !strings.Contains(err.Error(), "not an NVS partition") {
+		t.Errorf("factory: %v", err)
+	}
+	if _, err := nvsPartition(env, "p.csv", "nv"); !errors.Is(err, partition.ErrNotFound) || !strings.Contains(err.Error(), "nvs, phy_init, factory") {
+		t.Errorf("missing: %v", err)
 	}
 }
