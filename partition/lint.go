@@ -15,6 +15,7 @@ const (
 	Problem
 )
 
+// String gives the severity as "note", "warning" or "error".
 func (s Severity) String() string {
 	switch s {
 	case Note:
@@ -25,7 +26,7 @@ func (s Severity) String() string {
 	return "error"
 }
 
-// MarshalText gives the severity as "note", "warning" or "error".
+// MarshalText gives the severity as String does, for JSON.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Finding is one result of Lint.

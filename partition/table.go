@@ -195,6 +195,7 @@ type Error struct {
 	Msg string
 }
 
+// Error gives the place (CSV line, or binary entry and its bytes) and the message.
 func (e *Error) Error() string {
 	switch {
 	case e.Line > 0:
