@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -274,6 +276,8 @@ func newPartitionsCheckCmd(env *Env) *cobra.Command {
 		asJSON    bool
 		flashSize string
 		nvsLarge  string
+		nvsCSV    string
+		nvsName   string
 	)
 	c := &cobra.Command{
 		Use:   "check TABLE",
@@ -289,7 +293,9 @@ size with --flash-size) and for the mistakes it lets through:
                           (ESP_ERR_NVS_CORRUPT_KEY_PART); a warning
   nvs-too-small           NVS under 0x3000 without readonly
   nvs-read-only           NVS under 0x3000 with readonly (a note)
-  nvs-large               NVS above --nvs-large (RAM use and mount time grow)
+  nvs-large               NVS above --nvs-large (RAM use and mount time grow);
+                          with --nvs-csv: over 4 times what its data needs
+  nvs-data-too-large      with --nvs-csv: the data does not fit the partition
 
 The exit status is 1 when an error is found, 0 when only warnings or notes are.`,
 		Example: `  nvskit partitions check --flash-size 4MB partitions.csv
@@ -330,7 +336,19 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 					findings = append(findings, partition.Finding{Severity: partition.Problem, Code: "flash-size", Message: err.Error(), Index: -1})
 				}
 			}
-			findings = append(findings, lt.t.Lint(partition.LintOptions{NVSLargeSize: uint32(large)})...)
+			lint := lt.t.Lint(partition.LintOptions{NVSLargeSize: uint32(large)})
+			if nvsCSV != "" {
+				fd, p := checkNVSData(env, lt.t, nvsCSV, nvsName)
+				findings = append(findings, fd...)
+				// With the data at hand, the size judgement below replaces the rule of thumb.
+				for _, l := range lint {
+					if p == nil || l.Code != "nvs-large" || l.Index != p.Index {
+						findings = append(findings, l)
+					}
+				}
+			} else {
+				findings = append(findings, lint...)
+			}
 			nerr := 0
 			for _, fd := range findings {
 				if fd.Severity == partition.Problem {
@@ -378,7 +396,65 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&flashSize, "flash-size", "", "check that the table fits: "+strings.Join(partition.FlashSizes, ", "))
 	c.Flags().StringVar(&nvsLarge, "nvs-large", "0x40000", "warn about NVS partitions larger than this")
+	c.Flags().StringVar(&nvsCSV, "nvs-csv", "", "the NVS CSV (as for generate): check that its data fits the NVS partition, and that the partition is not much larger")
+	c.Flags().StringVar(&nvsName, "partition", "", `the NVS partition --nvs-csv is for (default: "nvs", else the first data/nvs)`)
 	return c
+}
+
+// checkNVSData lays out the NVS CSV into the chosen NVS partition's size, as generate would,
+// and judges the size: too small is an error, more than 4 times what the data needs (and over
+// 8 pages) a warning. It returns the findings and the partition it judged.
+func checkNVSData(env *Env, t *partition.Table, csvPath, name string) ([]partition.Finding, *partition.Partition) {
+	problem := func(p *partition.Partition, sev partition.Severity, code, format string, args ...any) partition.Finding {
+		fd := partition.Finding{Severity: sev, Code: code, Index: -1, Message: fmt.Sprintf(format, args...)}
+		if p != nil {
+			fd.Partition, fd.Line, fd.Index = p.Name, p.Line, p.Index
+		}
+		return fd
+	}
+	var p *partition.Partition
+	switch {
+	case name != "":
+		q, err := t.Lookup(name)
+		if err != nil {
+			return []partition.Finding{problem(nil, partition.Problem, "nvs-data", "--partition: %v", err)}, nil
+		}
+		p = q
+	default:
+		if q, ok := t.Find("nvs"); ok && q.Type == partition.TypeData && q.SubType == partition.SubtypeNVS {
+			p = q
+		} else if q, ok := t.FindType(partition.TypeData, partition.SubtypeNVS); ok {
+			p = q
+		} else {
+			return []partition.Finding{problem(nil, partition.Problem, "nvs-data", "--nvs-csv: the table has no NVS partition (data/nvs)")}, nil
+		}
+	}
+	if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVS {
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data", "partition %q is %s/%s, not an NVS partition (data/nvs)",
+			p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))}, p
+	}
+	gf := genFlags{version: 2}
+	job, err := gf.prepare(env, []string{csvPath}, "check.bin", int(p.Size))
+	if err == nil {
+		_, err = job.build()
+	}
+	var se *nvs.SizeError
+	switch {
+	case errors.As(err, &se):
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data-too-large",
+			"the data in %s does not fit NVS partition %q: %v", csvPath, p.Name, se)}, p
+	case err != nil:
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data", "%s: %v", csvPath, err)}, p
+	}
+	st := job.stats
+	need := st.PagesUsed + 1 // the data pages and the page the device keeps free
+	if st.Pages > 8 && st.Pages > 4*need {
+		suggest := max(2*need, 3) * 0x1000
+		return []partition.Finding{problem(p, partition.Warning, "nvs-large",
+			"NVS partition %q has %d pages but the data in %s fills %d; RAM use and mount time grow with the size, so 0x%x (%d pages, room to grow) would do",
+			p.Name, st.Pages, csvPath, st.PagesUsed, suggest, suggest/0x1000)}, p
+	}
+	return nil, p
 }
 
 // parseSizeKM parses a size in bytes, decimal or 0x hex, with an optional K or M suffix.

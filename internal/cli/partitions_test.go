@@ -232,3 +232,39 @@ func TestNVSPartition(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+func TestPartitionsCheckNVSData(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "nvs.csv", "key,type,encoding,value\nns,namespace,,\nk1,data,u8,1\nk2,data,string,hello\n")
+	var many strings.Builder
+	many.WriteString("key,type,encoding,value\nns,namespace,,\n")
+	for i := 0; i < 300; i++ {
+		many.WriteString("k" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ",data,string," + strings.Repeat("v", 60) + "\n")
+	}
+	writeTemp(t, dir, "many.csv", many.String())
+	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\n")
+	writeTemp(t, dir, "small.csv", "store,data,nvs,,0x3000\nfactory,app,factory,,1M\n")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"too large", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "has 256 pages but the data in nvs.csv fills 1"},
+		{"fits", []string{"small.csv", "--nvs-csv", "nvs.csv"}, 0, "OK: 2 partitions"},
+		{"too full", []string{"small.csv", "--nvs-csv", "many.csv"}, 1, "[nvs-data-too-large]"},
+		{"not nvs", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "factory"}, 1, "not an NVS partition"},
+		{"no such partition", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "nvs"}, 1, "no partition \"nvs\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, dir, append([]string{"partitions", "check"}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.wantCode, out, errOut)
+			}
+			if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
+}
