@@ -29,27 +29,29 @@ func (f *genFlags) register(c *cobra.Command) {
 
 func newGenerateCmd(env *Env) *cobra.Command {
 	var f genFlags
+	var pf partitionFlags
 	c := &cobra.Command{
-		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin SIZE",
+		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin [SIZE]",
 		Short: "Make an NVS partition image from a CSV (drop-in for nvs_partition_gen.py generate)",
 		Long: `Make an NVS partition image from one or more CSV files, byte for byte as
 nvs_partition_gen.py generate does. SIZE is the partition size in bytes, decimal
 or 0x hex, a multiple of 4096; sizes below 0x3000 make a read-only partition.
+With --partition-table and --partition, SIZE comes from the partition table.
 
 The CSV has the columns key,type,encoding,value. Type is namespace, data or file
 (file rows name a file whose content is the value, relative to the current
 directory or --base-dir). Encodings: u8 i8 u16 i16 u32 i32 u64 i64 string
 hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 		Example: `  nvskit generate nvs.csv nvs.bin 0x6000
-  nvskit generate --version 1 nvs.csv nvs.bin 0x3000`,
-		Args: cobra.MinimumNArgs(3),
+  nvskit generate --version 1 nvs.csv nvs.bin 0x3000
+  nvskit generate nvs.csv nvs.bin --partition-table partitions.csv --partition nvs`,
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			n := len(args)
-			size, err := parseSize(args[n-1])
+			inputs, output, size, err := pf.splitArgs(env, args)
 			if err != nil {
 				return err
 			}
-			job, err := f.prepare(env, args[:n-2], args[n-2], size)
+			job, err := f.prepare(env, inputs, output, size)
 			if err != nil {
 				return err
 			}
@@ -61,6 +63,7 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 		},
 	}
 	f.register(c)
+	pf.register(c)
 	return c
 }
 
