@@ -326,7 +326,12 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 			vopts := lt.opts
 			vopts.Warn = collect
 			if err := lt.t.Verify(vopts); err != nil {
-				findings = append(findings, partition.Finding{Severity: partition.Problem, Code: "gen_esp32part", Message: err.Error(), Index: -1})
+				fd := partition.Finding{Severity: partition.Problem, Code: "gen_esp32part", Message: err.Error(), Index: -1}
+				var pe *partition.Error
+				if errors.As(err, &pe) {
+					fd.Line = pe.Line
+				}
+				findings = append(findings, fd)
 			}
 			for _, w := range warnings {
 				findings = append(findings, partition.Finding{Severity: partition.Warning, Code: "gen_esp32part-warning", Message: w, Index: -1})
