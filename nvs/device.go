@@ -1037,10 +1037,17 @@ func (d *device) writeMultiPageBlob(ns uint8, key string, data []byte, ver int) 
 	remaining := len(data)
 	offset := 0
 	var err error
+	restarts := 0
 	for {
 		p := d.current()
 		tail := d.tailroom(p)
 		if chunkCount == 0 && tail < len(data) && tail < ChunkMaxSize/10 {
+			// The library retries as long as each new page changes the tailroom; bound the
+			// retries so that no image can make the model loop for ever.
+			restarts++
+			if restarts > 2*len(d.pages)+2 {
+				return ErrNotEnoughSpace
+			}
 			if p.state != PageFull {
 				if err := d.markFull(p); err != nil {
 					return err
