@@ -179,19 +179,7 @@ func recordJSON(r *nvs.Record, secrets bool) itemJSON {
 	return it
 }
 
-func pageCounts(p *nvs.Page) (written, erased, empty int) {
-	for _, e := range p.Entries {
-		switch e.State {
-		case nvs.EntryWritten:
-			written++
-		case nvs.EntryErased:
-			erased++
-		case nvs.EntryEmpty:
-			empty++
-		}
-	}
-	return
-}
+func pageCounts(p *nvs.Page) (written, erased, empty int) { return p.Counts() }
 
 func writeInspectJSON(w io.Writer, in *imageInput, entries, secrets bool) error {
 	im := in.im
@@ -219,7 +207,7 @@ func writeInspectJSON(w io.Writer, in *imageInput, entries, secrets bool) error 
 		}
 		pj.Written, pj.Erased, pj.Empty = pageCounts(p)
 		if entries {
-			for _, e := range p.Entries {
+			for _, e := range p.Entries() {
 				pj.Entries = append(pj.Entries, entryToJSON(&e))
 			}
 		}
@@ -325,7 +313,7 @@ func viewAll(w io.Writer, im *nvs.Image) {
 			crc = "BAD"
 		}
 		fmt.Fprintf(w, "Page %d: %s, seq %d, version 0x%02x, header CRC %s\n", p.Index, p.State, p.Seq, p.Version, crc)
-		for _, e := range p.Entries {
+		for _, e := range p.Entries() {
 			if e.State == nvs.EntryEmpty && !e.Payload && e.Entry.Span == 0 && e.Entry.Type == 0 {
 				continue
 			}
