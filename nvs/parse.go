@@ -54,7 +54,7 @@ type Finding struct {
 	// Code is a stable identifier: header-crc, page-state, corrupt-page, bitmap-illegal,
 	// entry-crc, data-crc, half-written, incomplete-item, duplicate-key, orphan-chunk,
 	// blob-mismatch, freeing-page, seq-clash, no-free-page, new-version, unknown-namespace,
-	// namespace-index-0, string-no-nul, looks-encrypted.
+	// namespace-index-0, unknown-type, string-no-nul, looks-encrypted.
 	Code    string `json:"code"`
 	Page    int    `json:"page"`
 	Slot    int    `json:"slot"`
