@@ -61,6 +61,7 @@ type Finding struct {
 	Message string `json:"message"`
 }
 
+// String formats the finding on one line: severity, location, message and code.
 func (f Finding) String() string {
 	loc := ""
 	switch {
