@@ -371,8 +371,8 @@ func (im *Image) readRecords(d *device, add addFunc) {
 		key  [KeySize]byte
 		blob bool
 	}
-	seen := map[seenKey]bool{}
 	ix := newLiveIndex(d)
+	seen := make(map[seenKey]bool, len(ix.locs))
 	im.byName = make(map[nameKey]int, len(ix.locs))
 	im.Records = make([]Record, 0, len(ix.locs))
 	for _, p := range d.list {
@@ -538,7 +538,7 @@ func newLiveIndex(d *device) *liveIndex {
 		}
 	}
 	ix := &liveIndex{d: d, m: make(map[liveKey]int32, n), locs: make([]liveLoc, 0, n)}
-	tail := make(map[liveKey]int32, n)
+	keys := make([]liveKey, 0, n)
 	for _, p := range d.list {
 		base := p.idx*PageSize + FirstEntryOff
 		for i := range EntriesPerPage {
@@ -550,21 +550,22 @@ func newLiveIndex(d *device) *liveIndex {
 			k.ns, k.chunk = b[0], b[3]
 			copy(k.key[:], b[8:24])
 			ix.locs = append(ix.locs, liveLoc{p, i, -1})
-			cur := int32(len(ix.locs) - 1)
-			if t, ok := tail[k]; ok {
-				ix.locs[t].next = cur
-			} else {
-				ix.m[k] = cur
-			}
-			tail[k] = cur
+			keys = append(keys, k)
 		}
+	}
+	// Chain the locations of each key, walking backwards so the map ends at the first.
+	for i := len(keys) - 1; i >= 0; i-- {
+		if h, ok := ix.m[keys[i]]; ok {
+			ix.locs[i].next = h
+		}
+		ix.m[keys[i]] = int32(i)
 	}
 	return ix
 }
 
 func (ix *liveIndex) find(ns uint8, typ Type, key [KeySize]byte, chunk uint8) (*dpage, int, Entry, error) {
 	var last *dpage
-	n, ok := ix.m[liveKey{ns, keyOf(string(trimKey(&key))), chunk}]
+	n, ok := ix.m[liveKey{ns, normKey(key), chunk}]
 	for ; ok && n >= 0; n = ix.locs[n].next {
 		l := &ix.locs[n]
 		if l.p == last {
@@ -645,4 +646,16 @@ func (ix *liveIndex) readBlob(ns uint8, key [KeySize]byte) ([]byte, Entry, error
 		return nil, ie, errInvalidLen
 	}
 	return out, ie, nil
+}
+
+// normKey is keyOf for a stored key: at most 15 bytes, zero after the first NUL.
+func normKey(k [KeySize]byte) [KeySize]byte {
+	k[MaxKeyLen] = 0
+	for i := range MaxKeyLen {
+		if k[i] == 0 {
+			clear(k[i:])
+			break
+		}
+	}
+	return k
 }
