@@ -277,24 +277,19 @@ func viewDefault(w io.Writer, in *imageInput, secrets bool) {
 
 func sizeHex(n int) string { return "0x" + strconv.FormatInt(int64(n), 16) }
 
-func fullValue(r *nvs.Record) string {
-	switch {
-	case r.Type.IsInt():
-		return intString(r)
-	case r.Type == nvs.TypeString:
-		return strconv.Quote(string(stringText(r)))
-	}
-	return hex.EncodeToString(r.Data)
-}
-
 func viewMinimal(w io.Writer, im *nvs.Image, secrets bool) {
 	for i := range im.Records {
 		r := &im.Records[i]
-		v := fullValue(r)
+		head := fmt.Sprintf("%s:%s = ", r.Namespace, r.Key)
+		width := max(80-len(head), 8)
+		v := preview(r, width)
+		if r.Type == nvs.TypeBlob && len(r.Data) > 0 {
+			v = truncate(hex.EncodeToString(r.Data), width)
+		}
 		if !secrets && isSecret(r) {
 			v = "(hidden)"
 		}
-		fmt.Fprintf(w, "%s:%s = %s\n", r.Namespace, r.Key, v)
+		fmt.Fprintf(w, "%s%s\n", head, v)
 	}
 }
 
