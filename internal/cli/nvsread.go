@@ -42,26 +42,15 @@ func readImageFile(env *Env, path string) ([]byte, error) {
 	return b, nil
 }
 
-// readKeysFile reads an nvs_keys partition image (or a bare 64-byte key file).
+// readKeysFile reads --keys when it is given: an nvs_keys partition image, checked as the
+// device checks it (see loadKeysPartition). It returns nil when path is empty.
 func readKeysFile(env *Env, path string) (*nvs.Keys, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(env.Path(path))
+	k, err := loadKeysPartition(env, path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("--keys %s: no such file", path)
-		}
-		return nil, err
-	}
-	k, err := nvs.ParseKeysPartition(b)
-	if err != nil {
-		if len(b) == nvs.KeysLen {
-			k, err = nvs.KeysFromBytes(b)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("--keys %s: %w", path, err)
-		}
+		return nil, fmt.Errorf("--keys: %w", err)
 	}
 	return &k, nil
 }

@@ -1,0 +1,449 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nvskit/nvskit/mfg"
+	"github.com/nvskit/nvskit/nvs"
+	"github.com/nvskit/nvskit/nvscsv"
+)
+
+func newMfgCmd(env *Env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "mfg",
+		Short: "Mass manufacturing: one NVS image per device (drop-in for mfg_gen.py)",
+	}
+	c.AddCommand(newMfgGenerateCmd(env))
+	return c
+}
+
+type mfgFlags struct {
+	outdir, fileid                      string
+	version                             int
+	keygen                              bool
+	keyfile, inputkey                   string
+	hmac, hmacKeygen                    bool
+	hmacKeyfile, hmacInputkey           string
+	resume, force, keepGoing            bool
+	jobs                                int
+	json                                bool
+	caCert, caKey, keyType, exportKeys  string
+	days                                int
+	subjO, subjOU, subjC, subjST, subjL string
+}
+
+func newMfgGenerateCmd(env *Env) *cobra.Command {
+	var f mfgFlags
+	c := &cobra.Command{
+		Use:   "generate CONFIG.csv VALUES.csv PREFIX SIZE",
+		Short: "Make one NVS image per device from a config and a values table",
+		Long: `Make one NVS partition image per row of VALUES.csv, laid out by CONFIG.csv, with
+the inputs, options and output layout of ESP-IDF's mfg_gen.py generate and
+byte-identical images: <outdir>/bin/PREFIX-<id>.bin, and with --keygen
+<outdir>/keys/keys-PREFIX-<id>.bin. <id> is the --fileid column's value, or
+1, 2, 3... No per-device CSV is written. A manifest (<outdir>/manifest.csv)
+lists every device with the SHA-256 of its image.
+
+CONFIG.csv rows are key,type,encoding[,REPEAT]; type is namespace, data or file,
+or x509_cert, x509_key, x509_ca for values issued per device with --ca-cert and
+--ca-key (encoding string = PEM, binary = DER). VALUES.csv has a header of keys
+and one row per device. All encodings of nvskit generate are accepted.
+
+The batch is all or nothing: files are written into a staging directory and
+moved into place only when every device succeeded (with --keep-going, the
+devices that succeeded are kept and the manifest records the failures).`,
+		Example: `  nvskit mfg generate config.csv values.csv node 0x6000 --outdir out --fileid serial
+  nvskit mfg generate config.csv values.csv node 0x6000 --keygen
+  nvskit mfg generate config.csv values.csv node 0x6000 --ca-cert ca.pem --ca-key ca.key`,
+		Args: cobra.ExactArgs(4),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runMfgGenerate(env, &f, args)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.outdir, "outdir", ".", "output directory")
+	fl.StringVar(&f.fileid, "fileid", "", "VALUES.csv column whose value names each device's files (default: 1, 2, 3...)")
+	fl.IntVar(&f.version, "version", 2, "NVS format version: 1 (single-page blobs) or 2 (multi-page blobs)")
+	fl.BoolVar(&f.keygen, "keygen", false, "encrypt with fresh keys for every device, saved as keys/keys-PREFIX-<id>.bin")
+	fl.StringVar(&f.keyfile, "keyfile", "", "ignored, as by mfg_gen.py (key files are named after the device)")
+	fl.StringVar(&f.inputkey, "inputkey", "", "encrypt every image with the keys in this file")
+	fl.BoolVar(&f.hmac, "key_protect_hmac", false, "derive the encryption keys from an HMAC key (the HMAC-based scheme)")
+	fl.BoolVar(&f.hmacKeygen, "kp_hmac_keygen", false, "make a fresh HMAC key for every device (keys/hmac-keys-PREFIX-<id>.bin)")
+	fl.StringVar(&f.hmacKeyfile, "kp_hmac_keyfile", "", "not supported by mfg (one HMAC key file per device is written instead)")
+	fl.StringVar(&f.hmacInputkey, "kp_hmac_inputkey", "", "derive the keys of every device from the 32-byte HMAC key in this file")
+	fl.BoolVar(&f.resume, "resume", false, "skip devices whose image on disk matches the existing manifest")
+	fl.BoolVar(&f.force, "force", false, "overwrite existing images that differ from the new ones")
+	fl.BoolVar(&f.keepGoing, "keep-going", false, "keep the devices that succeeded when others fail (the manifest records failures)")
+	fl.IntVar(&f.jobs, "jobs", 0, "worker goroutines (default: one per CPU)")
+	fl.BoolVar(&f.json, "json", false, "print a JSON summary on stdout")
+	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) that signs a certificate for every device")
+	fl.StringVar(&f.caKey, "ca-key", "", "the CA's private key (PEM)")
+	fl.StringVar(&f.keyType, "key-type", "ecdsa-p256", "device key type: ecdsa-p256 or rsa2048")
+	fl.IntVar(&f.days, "cert-days", 3650, "device certificate validity in days")
+	fl.StringVar(&f.subjO, "subject-o", "", "device certificate subject organization (O)")
+	fl.StringVar(&f.subjOU, "subject-ou", "", "device certificate subject organizational unit (OU)")
+	fl.StringVar(&f.subjC, "subject-c", "", "device certificate subject country (C)")
+	fl.StringVar(&f.subjST, "subject-st", "", "device certificate subject state or province (ST)")
+	fl.StringVar(&f.subjL, "subject-l", "", "device certificate subject locality (L)")
+	fl.StringVar(&f.exportKeys, "export-keys", "", "also write each device's private key and certificate into this directory (keys mode 0600)")
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		switch name {
+		case "key-protect-hmac", "kp-hmac-keygen", "kp-hmac-keyfile", "kp-hmac-inputkey":
+			name = strings.ReplaceAll(name, "-", "_")
+		}
+		return pflag.NormalizedName(name)
+	})
+	return c
+}
+
+// mfgSummary is the --json output.
+type mfgSummary struct {
+	OK              bool        `json:"ok"`
+	Outdir          string      `json:"outdir"`
+	Manifest        string      `json:"manifest,omitempty"`
+	Devices         int         `json:"devices"`
+	Written         int         `json:"written"`
+	Replaced        int         `json:"replaced"`
+	Unchanged       int         `json:"unchanged"`
+	Skipped         int         `json:"skipped"`
+	Failed          int         `json:"failed"`
+	Seconds         float64     `json:"seconds"`
+	ImagesPerSecond float64     `json:"images_per_second"`
+	Error           string      `json:"error,omitempty"`
+	Failures        []mfgFailed `json:"failures,omitempty"`
+}
+
+type mfgFailed struct {
+	FileID string `json:"file_id"`
+	Row    int    `json:"row"`
+	Line   int    `json:"line"`
+	Error  string `json:"error"`
+}
+
+const maxJSONFailures = 100
+
+func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
+	confName, valuesName, prefix := args[0], args[1], args[2]
+	size, err := parseSize(args[3])
+	if err != nil {
+		return err
+	}
+	if err := nvs.CheckSize(size); err != nil {
+		return usageError{err}
+	}
+	if f.version != 1 && f.version != 2 {
+		return usagef("--version %d: must be 1 or 2", f.version)
+	}
+	if prefix == "" || strings.ContainsAny(prefix, "/\\") {
+		return usagef("PREFIX %q must be a plain file name part", prefix)
+	}
+	if f.jobs < 0 {
+		return usagef("--jobs %d: must be positive", f.jobs)
+	}
+	enc, err := f.encryption(env)
+	if err != nil {
+		return err
+	}
+	opts := mfg.Options{Size: size, Version: nvs.Version(f.version), FileID: f.fileid, Jobs: f.jobs,
+		Encryption: enc, ReadFile: newFileCache(env).read}
+	if f.caCert != "" || f.caKey != "" {
+		if f.caCert == "" || f.caKey == "" {
+			return usagef("--ca-cert and --ca-key go together")
+		}
+		certPEM, err := os.ReadFile(env.Path(f.caCert))
+		if err != nil {
+			return fmt.Errorf("--ca-cert: %w", err)
+		}
+		keyPEM, err := os.ReadFile(env.Path(f.caKey))
+		if err != nil {
+			return fmt.Errorf("--ca-key: %w", err)
+		}
+		subj := pkix.Name{}
+		for _, p := range []struct {
+			v   string
+			dst *[]string
+		}{{f.subjO, &subj.Organization}, {f.subjOU, &subj.OrganizationalUnit}, {f.subjC, &subj.Country},
+			{f.subjST, &subj.Province}, {f.subjL, &subj.Locality}} {
+			if p.v != "" {
+				*p.dst = []string{p.v}
+			}
+		}
+		if f.days <= 0 {
+			return usagef("--cert-days %d: must be positive", f.days)
+		}
+		is, err := mfg.NewIssuer(certPEM, keyPEM, mfg.IssuerOptions{KeyType: mfg.KeyType(f.keyType), Days: f.days, Subject: subj})
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Issuer = is
+	} else if f.exportKeys != "" {
+		return usagef("--export-keys needs --ca-cert and --ca-key")
+	}
+
+	confData, err := os.ReadFile(env.Path(confName))
+	if err != nil {
+		return fmt.Errorf("cannot read the config: %w", err)
+	}
+	cfg, err := nvscsv.ParseMfgConfig(confName, bytes.NewReader(confData))
+	if err != nil {
+		return err
+	}
+	gen, err := mfg.New(cfg, opts)
+	if err != nil {
+		return usageError{err}
+	}
+	vf, err := os.Open(env.Path(valuesName))
+	if err != nil {
+		return fmt.Errorf("cannot read the values: %w", err)
+	}
+	defer vf.Close()
+	total := 0
+	if env.Terminal {
+		total = countRows(vf)
+		if _, err := vf.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	exportDir := ""
+	if f.exportKeys != "" {
+		exportDir = env.Path(f.exportKeys)
+	}
+	out, err := mfg.OpenOutput(mfg.OutputOptions{Dir: env.Path(f.outdir), Prefix: prefix, Resume: f.resume,
+		Force: f.force, KeepGoing: f.keepGoing, ExportKeys: exportDir})
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	var failures []mfgFailed
+	var mu sync.Mutex
+	sink := &mfgSink{Output: out, record: func(d *mfg.Device) {
+		if d.Err != nil && f.keepGoing {
+			fmt.Fprintf(env.Stderr, "nvskit: device %s failed: %v\n", d.ID, d.Err)
+			mu.Lock()
+			if len(failures) < maxJSONFailures {
+				failures = append(failures, mfgFailed{FileID: d.ID, Row: d.Row, Line: d.Line, Error: d.Err.Error()})
+			}
+			mu.Unlock()
+		}
+	}}
+	start := time.Now()
+	stopProgress := func() {}
+	if env.Terminal {
+		stopProgress = startProgress(env.Stderr, out, total, start)
+	}
+	runErr := gen.Run(context.Background(), valuesName, vf, sink)
+	stopProgress()
+	if runErr == nil {
+		runErr = out.Commit()
+	}
+	elapsed := time.Since(start).Seconds()
+	c := out.Counts()
+	sum := mfgSummary{OK: runErr == nil && c.Failed == 0, Outdir: f.outdir, Devices: c.Total(), Written: c.Written,
+		Replaced: c.Replaced, Unchanged: c.Unchanged, Skipped: c.Skipped, Failed: c.Failed,
+		Seconds: elapsed, Failures: failures}
+	if elapsed > 0 {
+		sum.ImagesPerSecond = float64(c.Written+c.Replaced+c.Unchanged) / elapsed
+	}
+	if runErr == nil {
+		sum.Manifest = filepath.Join(f.outdir, mfg.ManifestName)
+	} else {
+		sum.Error = runErr.Error()
+		if !f.keepGoing {
+			sum.Devices, sum.Written, sum.Replaced, sum.Unchanged, sum.Skipped = 0, 0, 0, 0, 0
+		}
+	}
+	if f.json {
+		e := json.NewEncoder(env.Stdout)
+		e.SetIndent("", "  ")
+		e.Encode(sum)
+	}
+	if runErr != nil {
+		if !f.keepGoing {
+			return fmt.Errorf("%w\nnothing was written", runErr)
+		}
+		return runErr
+	}
+	if !f.json {
+		fmt.Fprintf(env.Stdout, "%d devices: %d written, %d replaced, %d unchanged, %d skipped, %d failed; %s in %.2fs (%.0f images/s)\n",
+			c.Total(), c.Written, c.Replaced, c.Unchanged, c.Skipped, c.Failed, filepath.Join(f.outdir, "bin"), elapsed, sum.ImagesPerSecond)
+		fmt.Fprintf(env.Stdout, "manifest: %s\n", filepath.Join(f.outdir, mfg.ManifestName))
+	}
+	if c.Failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d devices failed; see the manifest", c.Failed, c.Total())}
+	}
+	return nil
+}
+
+// encryption turns the key options into mfg.Encryption, as mfg_gen.py combines them.
+func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
+	if f.hmacKeyfile != "" {
+		return nil, usagef("--kp_hmac_keyfile: mfg writes one HMAC key file per device (keys/hmac-keys-PREFIX-<id>.bin); drop the option")
+	}
+	if f.keyfile != "" {
+		fmt.Fprintln(env.Stderr, "note: --keyfile is ignored, as by mfg_gen.py: key files are named keys/keys-PREFIX-<id>.bin")
+	}
+	if !f.hmac && (f.hmacKeygen || f.hmacInputkey != "") {
+		return nil, usagef("--kp_hmac_keygen and --kp_hmac_inputkey need --key_protect_hmac")
+	}
+	if f.inputkey != "" && (f.keygen || f.hmac) {
+		return nil, usagef("--inputkey cannot be combined with --keygen or --key_protect_hmac")
+	}
+	if f.hmacKeygen && f.hmacInputkey != "" {
+		return nil, usagef("--kp_hmac_keygen and --kp_hmac_inputkey exclude each other")
+	}
+	switch {
+	case f.inputkey != "":
+		b, err := os.ReadFile(env.Path(f.inputkey))
+		if err != nil {
+			return nil, fmt.Errorf("--inputkey: %w", err)
+		}
+		k, err := nvs.KeysFromBytes(b)
+		if err != nil {
+			return nil, fmt.Errorf("--inputkey %s: %w", f.inputkey, err)
+		}
+		return &mfg.Encryption{Keys: &k}, nil
+	case f.hmac:
+		if !f.hmacKeygen && f.hmacInputkey == "" {
+			return nil, usagef("--key_protect_hmac needs --kp_hmac_keygen or --kp_hmac_inputkey")
+		}
+		if !f.keygen {
+			fmt.Fprintln(env.Stderr, "note: --key_protect_hmac without --keygen: nvskit encrypts the images (mfg_gen.py would write them unencrypted) and writes no keys files")
+		}
+		if f.hmacKeygen {
+			return &mfg.Encryption{HMACKeyGen: true}, nil
+		}
+		b, err := os.ReadFile(env.Path(f.hmacInputkey))
+		if err != nil {
+			return nil, fmt.Errorf("--kp_hmac_inputkey: %w", err)
+		}
+		k, err := nvs.KeysFromHMAC(b)
+		if err != nil {
+			return nil, fmt.Errorf("--kp_hmac_inputkey %s: %w", f.hmacInputkey, err)
+		}
+		return &mfg.Encryption{Keys: &k, KeyGen: f.keygen}, nil
+	case f.keygen:
+		return &mfg.Encryption{KeyGen: true}, nil
+	}
+	return nil, nil
+}
+
+// fileCache reads the files that file rows name, relative to the working directory, keeping
+// the first few small ones in memory: rows that name the same file for every device (a root
+// CA, a config blob) are then read once.
+type fileCache struct {
+	env   *Env
+	mu    sync.RWMutex
+	files map[string][]byte
+}
+
+const (
+	fileCacheEntries = 256
+	fileCacheMaxSize = 64 << 10
+)
+
+func newFileCache(env *Env) *fileCache { return &fileCache{env: env, files: map[string][]byte{}} }
+
+func (c *fileCache) read(name string) ([]byte, error) {
+	c.mu.RLock()
+	b, ok := c.files[name]
+	c.mu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(c.env.Path(name))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) <= fileCacheMaxSize {
+		c.mu.Lock()
+		if len(c.files) < fileCacheEntries {
+			c.files[name] = b
+		}
+		c.mu.Unlock()
+	}
+	return b, nil
+}
+
+// countRows counts the lines of r minus the header, for the progress bar's total.
+func countRows(r io.Reader) int {
+	buf := make([]byte, 256<<10)
+	n, last := 0, byte('\n')
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			n += bytes.Count(buf[:m], []byte{'\n'})
+			last = buf[m-1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return max(n-1, 0)
+}
+
+// startProgress draws a progress bar on w until the returned function is called.
+func startProgress(w io.Writer, out *mfg.Output, total int, start time.Time) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	draw := func() {
+		c := out.Counts()
+		n := c.Total()
+		rate := float64(n) / max(time.Since(start).Seconds(), 1e-9)
+		const width = 30
+		bar := ""
+		if total > 0 {
+			fill := min(n*width/total, width)
+			bar = "[" + strings.Repeat("=", fill) + strings.Repeat(" ", width-fill) + "] "
+			fmt.Fprintf(w, "\r%s%d/%d devices, %.0f/s, %d failed ", bar, n, total, rate, c.Failed)
+		} else {
+			fmt.Fprintf(w, "\r%d devices, %.0f/s, %d failed ", n, rate, c.Failed)
+		}
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				draw()
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+				draw()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// mfgSink is the Output with the command's own reporting of each device.
+type mfgSink struct {
+	*mfg.Output
+	record func(d *mfg.Device)
+}
+
+func (s *mfgSink) Record(d *mfg.Device) error {
+	s.record(d)
+	return s.Output.Record(d)
+}

@@ -1,0 +1,439 @@
+package mfg
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/nvskit/nvskit/nvs"
+	"github.com/nvskit/nvskit/nvscsv"
+)
+
+// Options configure a Generator.
+type Options struct {
+	// Size is the partition size in bytes (a multiple of 4096).
+	Size int
+	// Version is the NVS format version; zero means V2.
+	Version nvs.Version
+	// FileID names the VALUES.csv column whose value identifies each device (mfg_gen's
+	// --fileid). Empty numbers the devices 1, 2, 3, ...
+	FileID string
+	// Jobs is the number of worker goroutines; zero means runtime.GOMAXPROCS(0).
+	Jobs int
+	// ReadFile reads the file a "file" config row's value names. Without it file rows fail.
+	ReadFile func(name string) ([]byte, error)
+	// Encryption, when not nil, encrypts every image.
+	Encryption *Encryption
+	// Issuer, when not nil, issues a certificate and key pair for every device; the config's
+	// x509_cert, x509_key and x509_ca rows say where they go. Config x509 rows need an Issuer.
+	Issuer *Issuer
+}
+
+// Sink receives the devices of a run.
+type Sink interface {
+	// Skip is called by the workers, concurrently, before a device is built; returning true
+	// skips it (its Device has Skipped set and no Image). Output uses it for --resume.
+	Skip(d *Device) (bool, error)
+	// Store is called by the workers, concurrently, for every device that was built (Err nil,
+	// not skipped). An error fails the device.
+	Store(d *Device) error
+	// Record is called for every device in VALUES.csv order, from one goroutine, failed
+	// devices included (Device.Err set). A non-nil error stops the run.
+	Record(d *Device) error
+}
+
+// RecordFunc is a Sink that only records: it skips nothing and stores nothing.
+type RecordFunc func(d *Device) error
+
+// Skip returns false.
+func (RecordFunc) Skip(*Device) (bool, error) { return false, nil }
+
+// Store does nothing.
+func (RecordFunc) Store(*Device) error { return nil }
+
+// Record calls f.
+func (f RecordFunc) Record(d *Device) error { return f(d) }
+
+// Encryption says how images are encrypted (NVS encryption, AES-256-XTS).
+type Encryption struct {
+	// Keys, when not nil, encrypts every device with the same keys (mfg_gen --inputkey, or
+	// keys derived from one HMAC key).
+	Keys *nvs.Keys
+	// KeyGen makes fresh random keys for every device (mfg_gen --keygen without an HMAC key);
+	// Device.KeysPartition holds them. With Keys set, KeyGen only asks for the keys partition
+	// image of those keys for every device, as mfg_gen --keygen --kp_hmac_inputkey does.
+	KeyGen bool
+	// HMACKeyGen makes a fresh random HMAC key for every device and derives its keys from it
+	// (mfg_gen --key_protect_hmac --kp_hmac_keygen); Device.HMACKey holds it.
+	HMACKeyGen bool
+}
+
+// Device is the outcome for one VALUES.csv row.
+type Device struct {
+	Row  int    // 1 for the first device row
+	Line int    // line of the row in VALUES.csv
+	ID   string // file id
+	// Image is the NVS partition image, encrypted if asked. It is only valid during the Store
+	// callback: the generator then reuses the buffer for the next device.
+	Image []byte
+	// SHA256 is the SHA-256 of Image.
+	SHA256 [32]byte
+	// KeysPartition is the device's nvs_keys partition image when keys are made per device.
+	KeysPartition []byte
+	// HMACKey is the device's HMAC key when one is made per device.
+	HMACKey []byte
+	// Cert is the DER certificate issued for the device, and PrivateKey its PKCS#8 DER key,
+	// when an Issuer is set.
+	Cert, PrivateKey []byte
+	// Skipped reports that Options.Skip skipped the device.
+	Skipped bool
+	// Err is why the device failed, or nil.
+	Err error
+	// Status is free for the Store and Skip callbacks to describe what they did ("written",
+	// "unchanged", ...).
+	Status string
+	done   chan struct{}
+	values *nvscsv.MfgDevice
+}
+
+// RowError is a problem with one device: the VALUES.csv file, line and, when known, column.
+type RowError struct {
+	File   string
+	Line   int
+	Column int    // 1-based column in VALUES.csv, 0 if the problem is not one value's
+	Key    string // the column's key
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	msg := e.Err.Error()
+	var ce *nvscsv.Error
+	if errors.As(e.Err, &ce) {
+		msg = ce.Msg
+		if ce.Key != "" {
+			msg = strings.TrimPrefix(msg, fmt.Sprintf("key %q: ", ce.Key))
+		}
+	}
+	if e.Column > 0 {
+		return fmt.Sprintf("%s:%d: column %d (%s): %s", e.File, e.Line, e.Column, e.Key, msg)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
+}
+
+// Unwrap returns the underlying error.
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Errors a caller may branch on.
+var (
+	ErrDuplicateID = errors.New("duplicate file id")
+	ErrBadID       = errors.New("file id cannot be used in a file name")
+	ErrNoIssuer    = errors.New("config has x509 rows but no CA was given")
+)
+
+// Generator makes one NVS image per device from a config.
+type Generator struct {
+	cfg    *nvscsv.MfgConfig
+	opts   Options
+	cipher *nvs.Cipher
+}
+
+// New returns a Generator for cfg.
+func New(cfg *nvscsv.MfgConfig, opts Options) (*Generator, error) {
+	if err := nvs.CheckSize(opts.Size); err != nil {
+		return nil, err
+	}
+	if opts.Version == 0 {
+		opts.Version = nvs.V2
+	}
+	if opts.Version != nvs.V1 && opts.Version != nvs.V2 {
+		return nil, fmt.Errorf("format version %d: must be 1 or 2", opts.Version)
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.GOMAXPROCS(0)
+	}
+	g := &Generator{cfg: cfg, opts: opts}
+	hasCert := false
+	for _, r := range cfg.Rows {
+		if r.IsGenerated() {
+			if opts.Issuer == nil {
+				return nil, fmt.Errorf("%s:%d: key %q is %s: %w (pass --ca-cert and --ca-key)", cfg.File, r.Line, r.Key, r.Type, ErrNoIssuer)
+			}
+			hasCert = hasCert || r.Type == nvscsv.TypeX509Cert
+		}
+	}
+	if opts.Issuer != nil && !hasCert {
+		return nil, fmt.Errorf("%s: a CA was given but no config row has type %s to hold the device certificate (e.g. device_cert,%s,string)",
+			cfg.File, nvscsv.TypeX509Cert, nvscsv.TypeX509Cert)
+	}
+	if e := opts.Encryption; e != nil {
+		if e.Keys == nil && !e.KeyGen && !e.HMACKeyGen {
+			return nil, errors.New("encryption needs keys, KeyGen or HMACKeyGen")
+		}
+		if e.Keys != nil {
+			c, err := nvs.NewCipher(*e.Keys)
+			if err != nil {
+				return nil, err
+			}
+			g.cipher = c
+		}
+	}
+	return g, nil
+}
+
+// checkID refuses file ids that cannot be a file name.
+func checkID(id string) error {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\\x00") || id != filepath.Base(id) {
+		return fmt.Errorf("%q: %w", id, ErrBadID)
+	}
+	return nil
+}
+
+// Run reads VALUES.csv from values (name is used in errors) and builds one image per device on
+// Options.Jobs workers, handing each to sink (see Sink). The first error sink.Record returns
+// stops the run and is returned. Memory stays bounded: rows are read as the workers need them.
+func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink Sink) error {
+	vr, err := nvscsv.NewMfgValues(g.cfg, name, values, g.opts.FileID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	jobs := make(chan *Device, g.opts.Jobs*128)
+	order := make(chan *Device, g.opts.Jobs*512)
+	var wg sync.WaitGroup
+	for range g.opts.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := g.newWorker(name, sink)
+			for d := range jobs {
+				if ctx.Err() == nil {
+					w.device(d)
+				}
+				close(d.done)
+			}
+		}()
+	}
+
+	// Feed rows in order; a row that fails before building goes straight to the queue.
+	feedErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		seen := make(map[uint64]int32)
+		seed := maphash.MakeSeed()
+		for ctx.Err() == nil {
+			row, err := vr.Next()
+			if err == io.EOF {
+				feedErr <- nil
+				return
+			}
+			d := &Device{done: make(chan struct{})}
+			if row != nil {
+				d.Row, d.Line, d.ID, d.values = row.Row, row.Line, row.ID, row
+			}
+			if err != nil {
+				var ce *nvscsv.Error
+				if row == nil || !errors.As(err, &ce) {
+					feedErr <- err
+					return
+				}
+				d.Err = &RowError{File: name, Line: row.Line, Err: err}
+			} else if e := checkID(row.ID); e != nil {
+				d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID, Err: e}
+			} else {
+				k := maphash.String(seed, row.ID)
+				if prev, dup := seen[k]; dup {
+					d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID,
+						Err: fmt.Errorf("%w %q: device row %d has it too", ErrDuplicateID, row.ID, prev)}
+				} else {
+					seen[k] = int32(row.Row)
+				}
+			}
+			if d.Err != nil {
+				close(d.done)
+				select {
+				case order <- d:
+				case <-ctx.Done():
+				}
+				continue
+			}
+			select {
+			case order <- d:
+			case <-ctx.Done():
+				close(d.done)
+				continue
+			}
+			jobs <- d
+		}
+		feedErr <- nil
+	}()
+
+	var runErr error
+	for d := range order {
+		<-d.done
+		if runErr != nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			runErr = err
+			continue
+		}
+		if err := sink.Record(d); err != nil {
+			runErr = err
+			cancel()
+		}
+		d.release()
+	}
+	wg.Wait()
+	if err := <-feedErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// release drops what the device no longer needs once recorded.
+func (d *Device) release() {
+	d.Image, d.values = nil, nil
+}
+
+// worker holds what one goroutine reuses from device to device.
+type worker struct {
+	g      *Generator
+	b      *nvs.Builder
+	sink   Sink
+	p      *nvscsv.Parser
+	values string // VALUES.csv name, for errors
+}
+
+func (g *Generator) newWorker(values string, sink Sink) *worker {
+	return &worker{g: g, values: values, sink: sink,
+		p: nvscsv.NewParser(nvscsv.Options{Version: g.opts.Version, ReadFile: g.opts.ReadFile})}
+}
+
+// device builds one device; failures go into d.Err.
+func (w *worker) device(d *Device) {
+	skip, err := w.sink.Skip(d)
+	if err != nil {
+		d.Err = err
+		return
+	}
+	if skip {
+		d.Skipped = true
+		return
+	}
+	if err := w.build(d); err != nil {
+		d.Err = err
+		return
+	}
+	if err := w.sink.Store(d); err != nil {
+		d.Err = err
+	}
+	d.Image = nil
+}
+
+func (w *worker) build(d *Device) error {
+	g := w.g
+	vals := d.values
+	rowErr := func(i int, err error) error {
+		e := &RowError{File: w.valuesName(), Line: d.Line, Err: err}
+		if i >= 0 {
+			e.Column, e.Key = vals.Columns[i], g.cfg.Rows[i].Key
+			if e.Column == 0 {
+				e.Key = g.cfg.File + ":" + fmt.Sprint(g.cfg.Rows[i].Line) + ": " + e.Key
+			}
+		}
+		return e
+	}
+	var cert *issued
+	if g.opts.Issuer != nil {
+		c, err := g.opts.Issuer.issue(d.ID)
+		if err != nil {
+			return rowErr(-1, fmt.Errorf("issuing the device certificate: %w", err))
+		}
+		cert = c
+		d.Cert, d.PrivateKey = c.certDER, c.keyDER
+	}
+	p := w.p
+	p.Reset()
+	for i := range g.cfg.Rows {
+		r := &g.cfg.Rows[i]
+		var err error
+		switch {
+		case r.IsNamespace():
+			err = p.AddRow(w.valuesName(), d.Line, r.Key, "namespace", "", "")
+		case r.IsGenerated():
+			err = p.AddRow(w.valuesName(), d.Line, r.Key, "data", r.Encoding, cert.value(r))
+		default:
+			err = p.AddRow(w.valuesName(), d.Line, r.Key, r.Type, r.Encoding, vals.Values[i])
+		}
+		if err != nil {
+			return rowErr(i, err)
+		}
+	}
+	if w.b == nil {
+		b, err := nvs.NewBuilder(nvs.Options{Size: g.opts.Size, Version: g.opts.Version})
+		if err != nil {
+			return rowErr(-1, err)
+		}
+		w.b = b
+	} else {
+		w.b.Reset()
+	}
+	b := w.b
+	for _, row := range p.Rows() {
+		if err := b.Add(row.Item); err != nil {
+			return rowErr(-1, fmt.Errorf("%s/%s: %w", row.Item.Namespace, row.Item.Key, err))
+		}
+	}
+	img, err := b.Image()
+	if err != nil {
+		return rowErr(-1, err)
+	}
+	if e := g.opts.Encryption; e != nil {
+		c := g.cipher
+		var keys nvs.Keys
+		switch {
+		case e.HMACKeyGen:
+			hk := make([]byte, 32)
+			rand.Read(hk)
+			d.HMACKey = hk
+			keys, _ = nvs.KeysFromHMAC(hk)
+			c = nil
+		case e.Keys != nil:
+			keys = *e.Keys
+		default:
+			rand.Read(keys.Data[:])
+			rand.Read(keys.Tweak[:])
+			c = nil
+		}
+		if c == nil {
+			if c, err = nvs.NewCipher(keys); err != nil {
+				return rowErr(-1, err)
+			}
+		}
+		if e.KeyGen || e.HMACKeyGen {
+			d.KeysPartition = keys.MarshalPartition()
+		}
+		if err := c.Encrypt(img); err != nil {
+			return rowErr(-1, err)
+		}
+	}
+	d.Image = img
+	d.SHA256 = sha256.Sum256(img)
+	return nil
+}
+
+func (w *worker) valuesName() string { return w.values }

@@ -1,0 +1,429 @@
+package nvscsv
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// This file holds the CSV dialect of ESP-IDF's mass-manufacturing tool (mfg_gen.py): a
+// CONFIG.csv that lists the keys without values, and a VALUES.csv with one row per device.
+
+// Config row types beyond those of the generate CSV. They mark values that the mass
+// manufacturing generator makes itself for each device, so they take no column in VALUES.csv.
+const (
+	TypeX509Cert = "x509_cert" // the device certificate issued for this device
+	TypeX509Key  = "x509_key"  // the device's private key (PKCS#8)
+	TypeX509CA   = "x509_ca"   // the certificate of the CA that issued it
+)
+
+// MfgConfigRow is one row of an mfg CONFIG.csv: key,type,encoding[,REPEAT].
+type MfgConfigRow struct {
+	Line     int    // physical line in the file
+	Key      string // key, or namespace name
+	Type     string // namespace, data, file, or one of the x509_* types
+	Encoding string // as written; empty for namespace rows
+	Repeat   bool   // the first device's value is used for every device
+}
+
+// IsNamespace reports whether the row declares a namespace.
+func (r *MfgConfigRow) IsNamespace() bool { return r.Type == "namespace" }
+
+// IsGenerated reports whether the value is made by the generator (an x509_* type) rather than
+// read from VALUES.csv.
+func (r *MfgConfigRow) IsGenerated() bool {
+	return r.Type == TypeX509Cert || r.Type == TypeX509Key || r.Type == TypeX509CA
+}
+
+// MfgConfig is a parsed CONFIG.csv.
+type MfgConfig struct {
+	File string
+	Rows []MfgConfigRow
+}
+
+// ParseMfgConfig reads an mfg_gen CONFIG.csv: no header; each row is key,type,encoding with an
+// optional fourth field REPEAT; namespace rows are "name,namespace,". Blank lines and lines
+// starting with '#' are skipped. Every encoding of the generate CSV is accepted, including
+// i16, u64 and i64, which mfg_gen.py itself refuses. name is used in errors.
+func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
+	cr := NewRecordReader(r)
+	cfg := &MfgConfig{File: name}
+	for {
+		fields, line, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+		}
+		if strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		bad := func(format string, args ...any) error {
+			return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
+		}
+		row := MfgConfigRow{Line: line}
+		if len(fields) >= 4 {
+			for i, f := range fields[3:] {
+				if f == "REPEAT" {
+					row.Repeat = true
+				} else if f != "" {
+					return nil, bad("field %d is %q; the only fourth field allowed is REPEAT (format: key,type,encoding[,REPEAT])", 4+i, f)
+				}
+			}
+		}
+		for len(fields) < 3 {
+			fields = append(fields, "")
+		}
+		row.Key, row.Type, row.Encoding = fields[0], strings.TrimSpace(fields[1]), strings.TrimSpace(fields[2])
+		if row.Key == "" {
+			return nil, bad("the key is empty (format: key,type,encoding[,REPEAT])")
+		}
+		if len(row.Key) > 15 {
+			return nil, bad("key %q is %d bytes; NVS keys are at most 15", row.Key, len(row.Key))
+		}
+		switch row.Type {
+		case "namespace":
+			if row.Repeat {
+				return nil, bad("namespace %q: REPEAT applies to data rows only", row.Key)
+			}
+		case "data", "file":
+			if err := CheckEncoding(row.Encoding); err != nil {
+				return nil, bad("key %q: %v", row.Key, err)
+			}
+		case TypeX509Cert, TypeX509Key, TypeX509CA:
+			if row.Encoding != "string" && row.Encoding != "binary" {
+				return nil, bad("key %q: %s rows take the encoding string (PEM text) or binary (DER bytes), not %q",
+					row.Key, row.Type, row.Encoding)
+			}
+			if row.Repeat {
+				return nil, bad("key %q: %s values are made for each device; REPEAT does not apply", row.Key, row.Type)
+			}
+		case "":
+			return nil, bad("key %q: the type is empty; use namespace, data, file, %s, %s or %s",
+				row.Key, TypeX509Cert, TypeX509Key, TypeX509CA)
+		default:
+			return nil, bad("key %q: unknown type %q; use namespace, data, file, %s, %s or %s",
+				row.Key, row.Type, TypeX509Cert, TypeX509Key, TypeX509CA)
+		}
+		cfg.Rows = append(cfg.Rows, row)
+	}
+	if len(cfg.Rows) == 0 {
+		return nil, &Error{File: name, Msg: "the config file has no rows; it lists key,type,encoding for every value"}
+	}
+	return cfg, nil
+}
+
+// CheckEncoding reports whether enc is an encoding a data or file row may use (see Encodings).
+func CheckEncoding(enc string) error {
+	e := strings.ToLower(strings.TrimSpace(enc))
+	for _, x := range Encodings {
+		if e == x {
+			return nil
+		}
+	}
+	if fillRE.MatchString(e) {
+		return nil
+	}
+	if e == "" {
+		return fmt.Errorf("the encoding is empty; use one of %s", strings.Join(Encodings, ", "))
+	}
+	return fmt.Errorf("unknown encoding %q; use one of %s, blob_fill(N;0xPP), blob_sz_fill(N;0xPP)",
+		enc, strings.Join(Encodings, ", "))
+}
+
+// AddRow converts one row, given as its four fields, exactly as if it were a row of a generate
+// CSV at file:line, and appends its items (with the Wi-Fi entries the reference adds). The mass
+// manufacturing generator uses it to turn a config row and a device's value into items without
+// writing a per-device CSV.
+func (p *Parser) AddRow(file string, line int, key, typ, enc, value string) error {
+	p.file, p.line, p.rowKey = file, line, key
+	return p.row(key, typ, enc, value)
+}
+
+// Reset forgets the parsed rows, notices and namespace state, keeping the options, so that one
+// Parser can be reused for the next device.
+func (p *Parser) Reset() {
+	opts := p.opts
+	ns := p.nsSeen
+	clear(ns)
+	rows := p.rows[:0]
+	*p = Parser{opts: opts, nsSeen: ns, rows: rows}
+}
+
+// RecordReader reads CSV records one at a time, as Python's csv module reads a file opened as
+// text: universal line endings, comma separated, '"' quoting with "" as an escaped quote, no
+// trimming. Lines of only white space are skipped (mfg_gen.py strips them first). Unlike the
+// generate CSV, lines starting with '#' are data.
+type RecordReader struct {
+	r    *bufio.Reader
+	line int // physical lines consumed
+	buf  []byte
+}
+
+// NewRecordReader returns a RecordReader reading from r.
+func NewRecordReader(r io.Reader) *RecordReader {
+	return &RecordReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// readLine returns the next physical line without its line ending, and whether one was found.
+func (cr *RecordReader) readLine() (string, bool, error) {
+	cr.buf = cr.buf[:0]
+	for {
+		c, err := cr.r.ReadByte()
+		if err == io.EOF {
+			if len(cr.buf) == 0 {
+				return "", false, io.EOF
+			}
+			cr.line++
+			return string(cr.buf), true, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		switch c {
+		case '\n':
+			cr.line++
+			return string(cr.buf), true, nil
+		case '\r':
+			if n, err := cr.r.Peek(1); err == nil && n[0] == '\n' {
+				cr.r.ReadByte()
+			}
+			cr.line++
+			return string(cr.buf), true, nil
+		}
+		cr.buf = append(cr.buf, c)
+	}
+}
+
+// ErrUnclosedQuote: a quoted field runs to the end of the file.
+var ErrUnclosedQuote = errors.New("quoted value is never closed: add the closing '\"'")
+
+// Next returns the fields of the next record and the physical line it starts on, or io.EOF.
+func (cr *RecordReader) Next() (fields []string, line int, err error) {
+	var text string
+	for {
+		t, _, err := cr.readLine()
+		if err != nil {
+			return nil, cr.line, err
+		}
+		if strings.TrimSpace(t) != "" {
+			text = t
+			break
+		}
+	}
+	line = cr.line
+	var field strings.Builder
+	const (
+		startField = iota
+		inField
+		inQuoted
+		quoteInQuoted
+	)
+	state := startField
+	for {
+		for i := 0; i < len(text); i++ {
+			c := text[i]
+			switch state {
+			case startField, inField:
+				switch {
+				case c == ',':
+					fields = append(fields, field.String())
+					field.Reset()
+					state = startField
+				case c == '"' && state == startField:
+					state = inQuoted
+				default:
+					field.WriteByte(c)
+					state = inField
+				}
+			case inQuoted:
+				if c == '"' {
+					state = quoteInQuoted
+				} else {
+					field.WriteByte(c)
+				}
+			case quoteInQuoted:
+				switch c {
+				case '"':
+					field.WriteByte('"')
+					state = inQuoted
+				case ',':
+					fields = append(fields, field.String())
+					field.Reset()
+					state = startField
+				default:
+					field.WriteByte(c)
+					state = inField
+				}
+			}
+		}
+		if state != inQuoted {
+			fields = append(fields, field.String())
+			return fields, line, nil
+		}
+		// A line break inside a quoted value: it is part of the value.
+		field.WriteByte('\n')
+		for {
+			t, _, err := cr.readLine()
+			if err == io.EOF {
+				return nil, line, ErrUnclosedQuote
+			}
+			if err != nil {
+				return nil, line, err
+			}
+			if strings.TrimSpace(t) == "" {
+				// mfg_gen.py drops blank lines even inside quoted values.
+				continue
+			}
+			text = t
+			break
+		}
+	}
+}
+
+// Line returns the number of physical lines read so far.
+func (cr *RecordReader) Line() int { return cr.line }
+
+// MfgDevice is one device row of VALUES.csv, matched to the config.
+type MfgDevice struct {
+	Line int    // physical line of the row in VALUES.csv
+	Row  int    // 1 for the first device row, 2 for the next, ...
+	ID   string // the file id: the --fileid column's value, or the row number
+	// Values holds, for each config row, the value from VALUES.csv (REPEAT applied); it is
+	// empty for namespace and generated rows.
+	Values []string
+	// Columns holds, for each config row, the 1-based VALUES.csv column of its value, or 0.
+	Columns []int
+}
+
+// MfgValues reads VALUES.csv one device at a time: a header row of key names, then one row per
+// device. The config's keys must appear among the columns in the config's order; other columns
+// (an id, notes) are ignored. Every row must have as many fields as the header.
+type MfgValues struct {
+	File   string   // name used in errors
+	Header []string // the column names
+	cfg    *MfgConfig
+	rr     *RecordReader
+	col    []int // per config row: column index, or -1
+	fileID int   // column index of the file id, or -1
+	repeat []string
+	rows   int
+}
+
+// NewMfgValues reads the header of VALUES.csv from r and matches it to cfg. fileID names the
+// column whose value names each device's files; empty means the devices are numbered 1, 2, 3...
+func NewMfgValues(cfg *MfgConfig, name string, r io.Reader, fileID string) (*MfgValues, error) {
+	v := &MfgValues{File: name, cfg: cfg, rr: NewRecordReader(r), fileID: -1}
+	hdr, line, err := v.rr.Next()
+	if err == io.EOF {
+		return nil, &Error{File: name, Msg: "the values file is empty; its first row names the keys"}
+	}
+	if err != nil {
+		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+	}
+	v.Header = hdr
+	next := 0
+	v.col = make([]int, len(cfg.Rows))
+	for i := range cfg.Rows {
+		r := &cfg.Rows[i]
+		v.col[i] = -1
+		if r.IsNamespace() || r.IsGenerated() {
+			continue
+		}
+		j := next
+		for j < len(hdr) && hdr[j] != r.Key {
+			j++
+		}
+		if j == len(hdr) {
+			msg := fmt.Sprintf("key %q is not a column of %s", r.Key, name)
+			for k := 0; k < next; k++ {
+				if hdr[k] == r.Key {
+					msg = fmt.Sprintf("key %q is column %d of %s, before the column of an earlier config key; the values columns must follow the config's order", r.Key, k+1, name)
+				}
+			}
+			return nil, &Error{File: cfg.File, Line: r.Line, Key: r.Key, Msg: msg}
+		}
+		v.col[i] = j
+		next = j + 1
+	}
+	if fileID != "" {
+		for j, h := range hdr {
+			if h == fileID {
+				v.fileID = j
+				break
+			}
+		}
+		if v.fileID < 0 {
+			return nil, &Error{File: name, Line: line, Msg: fmt.Sprintf("the file id column %q is not in the header (%s)",
+				fileID, strings.Join(hdr, ","))}
+		}
+	}
+	return v, nil
+}
+
+// Next returns the next device, or io.EOF after the last. A row with the wrong number of fields
+// gives an *Error naming the file, line and the missing or extra columns; reading can go on
+// with the next row.
+func (v *MfgValues) Next() (*MfgDevice, error) {
+	fields, line, err := v.rr.Next()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	v.rows++
+	if err != nil {
+		return nil, &Error{File: v.File, Line: line, Msg: err.Error(), Err: err}
+	}
+	if len(fields) != len(v.Header) {
+		var msg string
+		if len(fields) < len(v.Header) {
+			msg = fmt.Sprintf("the row has %d values but the header has %d columns; column %d (%s) and after are missing",
+				len(fields), len(v.Header), len(fields)+1, v.Header[len(fields)])
+		} else {
+			msg = fmt.Sprintf("the row has %d values but the header has %d columns; column %d is extra (put a value that contains commas in double quotes)",
+				len(fields), len(v.Header), len(v.Header)+1)
+		}
+		return &MfgDevice{Line: line, Row: v.rows, ID: v.idOf(fields)}, &Error{File: v.File, Line: line, Msg: msg, Err: ErrFieldCount}
+	}
+	if v.repeat == nil {
+		v.repeat = make([]string, len(v.cfg.Rows))
+		for i, r := range v.cfg.Rows {
+			if r.Repeat && v.col[i] >= 0 {
+				v.repeat[i] = fields[v.col[i]]
+			}
+		}
+	}
+	d := &MfgDevice{Line: line, Row: v.rows, ID: v.idOf(fields),
+		Values: make([]string, len(v.cfg.Rows)), Columns: make([]int, len(v.cfg.Rows))}
+	for i, r := range v.cfg.Rows {
+		c := v.col[i]
+		if c < 0 {
+			continue
+		}
+		d.Columns[i] = c + 1
+		if r.Repeat {
+			d.Values[i] = v.repeat[i]
+		} else {
+			d.Values[i] = fields[c]
+		}
+	}
+	return d, nil
+}
+
+func (v *MfgValues) idOf(fields []string) string {
+	if v.fileID < 0 {
+		return fmt.Sprint(v.rows)
+	}
+	if v.fileID < len(fields) {
+		return fields[v.fileID]
+	}
+	return ""
+}
+
+// FileIDColumn returns the 1-based column of the file id, or 0 when devices are numbered.
+func (v *MfgValues) FileIDColumn() int { return v.fileID + 1 }
+
+// ErrFieldCount: a VALUES.csv row does not have as many fields as the header.
+var ErrFieldCount = errors.New("wrong number of values")
