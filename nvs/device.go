@@ -759,6 +759,9 @@ func (d *device) mount() error {
 	}
 	var verErr error
 	for _, p := range d.pages {
+		// A mount makes new Page objects: the format version a page writes into its header
+		// is the library's own unless the page is loaded with a valid header.
+		p.version = nvsVersion
 		if err := d.loadPage(p); err != nil {
 			if !d.lenient {
 				return err

@@ -55,6 +55,9 @@ func viewLines(t *testing.T, v *golden.View) []string {
 func inspectLines(t *testing.T, doc *inspectJSON) []string {
 	var out []string
 	for _, it := range doc.Items {
+		if it.V1 {
+			continue // the library's iteration does not list V1 blobs
+		}
 		typ, val := it.Type, string(it.Value)
 		switch it.Type {
 		case "string":
