@@ -1279,8 +1279,9 @@ func (d *device) readMultiPageBlob(ns uint8, key *[KeySize]byte) ([]byte, error)
 	return out, nil
 }
 
-// newDevice mounts a plaintext image (copied) on the model. With c non-nil, raw is the
-// encrypted form and every write is encrypted with the slot's offset as tweak.
+// newDevice puts the model on a plaintext image (it works on img itself; call mount next).
+// With c non-nil, raw is the encrypted form and every write is encrypted with the slot's
+// offset as tweak.
 func newDevice(img, raw []byte, c *Cipher) *device {
 	d := &device{img: img, raw: img, cipher: c}
 	if c != nil {

@@ -38,6 +38,9 @@ func addDeviceSeeds(f *testing.F, add func(img []byte)) {
 	}
 }
 
+// Run the fuzz targets with -fuzzminimizetime 0 (or a few seconds): minimizing inputs of many
+// kilobytes takes the fuzzer so long that it seems to hang.
+
 // FuzzParse: any bytes give an image with findings or an error, never a panic or a hang;
 // the space report, stored items and an editor mount work on whatever Parse accepts.
 func FuzzParse(f *testing.F) {
