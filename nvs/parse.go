@@ -54,7 +54,7 @@ type Finding struct {
 	// Code is a stable identifier: header-crc, page-state, corrupt-page, bitmap-illegal,
 	// entry-crc, data-crc, half-written, incomplete-item, duplicate-key, orphan-chunk,
 	// blob-mismatch, freeing-page, seq-clash, no-free-page, new-version, unknown-namespace,
-	// namespace-index-0, unknown-type, string-no-nul, looks-encrypted.
+	// namespace-index-0, namespace-clash, unknown-type, string-no-nul, looks-encrypted.
 	Code    string `json:"code"`
 	Page    int    `json:"page"`
 	Slot    int    `json:"slot"`
@@ -273,6 +273,9 @@ func parse(img []byte, encrypted bool) *Image {
 					add(Warning, "bitmap-illegal", pi, i, "entry state bits are 0b01, which is not a valid state")
 				}
 			}
+			if bm[BitmapSize-1]&0xF0 != 0xF0 {
+				add(Warning, "bitmap-illegal", pi, -1, "the 4 unused bits at the end of the entry bitmap are not all 1")
+			}
 		}
 		// Encrypted without keys? Look for one written header with a valid CRC.
 		if pg.HeaderCRCOK && goodCRC == 0 {
@@ -364,6 +367,23 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			}
 			e := DecodeEntry(b)
 			im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, i})
+		}
+	}
+	byIndex, byNSName := map[uint8]string{}, map[string]uint8{}
+	for _, n := range im.Namespaces {
+		if prev, ok := byIndex[n.Index]; ok {
+			add(Error, "namespace-clash", n.Page, n.Slot, "namespace %q has index %d, which namespace %q already has; the device reads its keys under %q", n.Name, n.Index, prev, prev)
+		} else if n.Index == 0 || n.Index == 255 {
+			add(Error, "namespace-clash", n.Page, n.Slot, "namespace %q has the reserved index %d", n.Name, n.Index)
+		}
+		if prev, ok := byNSName[n.Name]; ok {
+			add(Warning, "namespace-clash", n.Page, n.Slot, "namespace %q is defined twice (indexes %d and %d); the device opens the first", n.Name, prev, n.Index)
+		}
+		if _, ok := byIndex[n.Index]; !ok {
+			byIndex[n.Index] = n.Name
+		}
+		if _, ok := byNSName[n.Name]; !ok {
+			byNSName[n.Name] = n.Index
 		}
 	}
 	type seenKey struct {
