@@ -1222,62 +1222,7 @@ func (d *device) eraseNamespace(ns uint8) {
 	}
 }
 
-// readItem is Storage::readItem for one key; typ TypeBlob reads a multi-page blob (or a V1
-// blob). It returns the stored bytes (strings with their NUL) or, for integers, the 8 data bytes.
-func (d *device) readItem(ns uint8, typ Type, key string) ([]byte, error) {
-	k := keyOf(key)
-	if typ == TypeBlob {
-		data, err := d.readMultiPageBlob(ns, &k)
-		if !errors.Is(err, ErrNotFound) {
-			return data, err
-		}
-	}
-	p, i, e, err := d.find(ns, typ, &k, ChunkAny, verAny)
-	if err != nil {
-		return nil, err
-	}
-	if !typ.IsVarLen() {
-		return append([]byte(nil), e.Data[:]...), nil
-	}
-	data := d.pagePayload(p, i, e)
-	if CRC32(data) != e.VarCRC() || len(data) != e.VarSize() {
-		d.eraseEntryAndSpan(p, i)
-		return nil, ErrNotFound
-	}
-	return append([]byte{}, data...), nil
-}
-
 var errDataCRC = errors.New("data CRC mismatch")
-
-func (d *device) readMultiPageBlob(ns uint8, key *[KeySize]byte) ([]byte, error) {
-	_, _, e, err := d.find(ns, TypeBlobIndex, key, ChunkAny, verAny)
-	if err != nil {
-		return nil, err
-	}
-	size, count, start := e.BlobIndex()
-	var out []byte
-	for c := 0; c < int(count); c++ {
-		ch := start + uint8(c)
-		p, i, ce, err := d.find(ns, TypeBlobData, key, ch, verAny)
-		if err != nil {
-			_ = d.eraseMultiPageBlob(ns, key, verAny)
-			return nil, ErrNotFound
-		}
-		data := d.pagePayload(p, i, ce)
-		if CRC32(data) != ce.VarCRC() || len(data) != ce.VarSize() {
-			d.eraseEntryAndSpan(p, i)
-			return nil, errDataCRC
-		}
-		out = append(out, data...)
-	}
-	if len(out) != int(size) {
-		return nil, errInvalidLen
-	}
-	if out == nil {
-		out = []byte{}
-	}
-	return out, nil
-}
 
 // newDevice puts the model on a plaintext image (it works on img itself; call mount next).
 // With c non-nil, raw is the encrypted form and every write is encrypted with the slot's
