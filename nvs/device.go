@@ -91,6 +91,7 @@ type device struct {
 	nsUsed  [256]bool
 	notes   []recoveryNote
 	noting  bool
+	shared  bool // img is borrowed: copy it before the first write
 	lenient bool // parser: load pages with unknown versions too
 	mounted bool
 }
@@ -125,7 +126,24 @@ func (d *device) bitmap(p *dpage) []byte {
 
 func (d *device) entryState(p *dpage, i int) EntryState { return BitmapState(d.bitmap(p), i) }
 
+// own makes the model's image its own before the first write (copy on write): a parse of a
+// clean image never copies it.
+func (d *device) own() {
+	if !d.shared {
+		return
+	}
+	d.img = append([]byte(nil), d.img...)
+	if d.cipher == nil {
+		d.raw = d.img
+	}
+	d.shared = false
+}
+
 func (d *device) setEntryState(p *dpage, i int, s EntryState) {
+	if BitmapState(d.bitmap(p), i)&s == BitmapState(d.bitmap(p), i) {
+		return // already in that state (or further): nothing to program
+	}
+	d.own()
 	SetBitmapState(d.bitmap(p), i, s)
 	if d.cipher != nil {
 		o := p.idx*PageSize + HeaderSize
@@ -134,6 +152,7 @@ func (d *device) setEntryState(p *dpage, i int, s EntryState) {
 }
 
 func (d *device) programSlot(p *dpage, i int, data []byte) {
+	d.own()
 	o := d.slotOff(p, i)
 	for k := range EntrySize {
 		d.img[o+k] &= data[k]
@@ -146,6 +165,7 @@ func (d *device) programSlot(p *dpage, i int, data []byte) {
 }
 
 func (d *device) writeU32(off int, v uint32) {
+	d.own()
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], v)
 	for k := range 4 {
@@ -157,6 +177,7 @@ func (d *device) writeU32(off int, v uint32) {
 }
 
 func (d *device) eraseSector(p *dpage) {
+	d.own()
 	o := p.idx * PageSize
 	for k := o; k < o+PageSize; k++ {
 		d.img[k] = 0xFF
@@ -482,6 +503,7 @@ func (d *device) pageEraseItem(p *dpage, ns uint8, typ Type, key *[KeySize]byte,
 
 func (d *device) initialize(p *dpage) {
 	p.state = PageActive
+	d.own()
 	base := p.idx * PageSize
 	var h [HeaderSize]byte
 	PutPageHeader(h[:], PageActive, p.seq, p.version)
@@ -589,15 +611,12 @@ func (d *device) tailroom(p *dpage) int {
 	return 0
 }
 
-// pagePayload returns the payload of the var-length item at slot i.
+// pagePayload returns the payload of the var-length item at slot i: its slots are contiguous
+// in the page, so this is a view into the image (copy it before keeping it).
 func (d *device) pagePayload(p *dpage, i int, e Entry) []byte {
-	n := e.VarSize()
-	out := make([]byte, 0, n)
-	for j := i + 1; len(out) < n && j < EntriesPerPage; j++ {
-		s := d.slot(p, j)
-		out = append(out, s[:min(EntrySize, n-len(out))]...)
-	}
-	return out
+	start := d.slotOff(p, i) + EntrySize
+	end := min(start+e.VarSize(), (p.idx+1)*PageSize)
+	return d.img[start:end:end]
 }
 
 // pageCmpItem is Page::cmpItem.
@@ -740,6 +759,9 @@ func (d *device) mount() error {
 	}
 	var verErr error
 	for _, p := range d.pages {
+		// A mount makes new Page objects: the format version a page writes into its header
+		// is the library's own unless the page is loaded with a valid header.
+		p.version = nvsVersion
 		if err := d.loadPage(p); err != nil {
 			if !d.lenient {
 				return err
@@ -846,16 +868,27 @@ func (d *device) mount() error {
 }
 
 // loadNamespaces reads the namespace entries and erases orphan blob chunks, as Storage::init.
+// Right after a mount the live headers (the library's hash lists) are exactly the items its
+// page scans visit, so the scans walk them directly.
 func (d *device) loadNamespaces() error {
 	for _, p := range d.list {
-		for i := 0; ; {
-			idx, e, err := d.pageFind(p, NamespaceIndex, TypeU8, nil, i, ChunkAny, verAny)
-			if err != nil {
-				break
+		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
+			continue
+		}
+		for i := range EntriesPerPage {
+			if !p.live[i] || d.entryState(p, i) != EntryWritten {
+				continue
 			}
+			b := d.slot(p, i)
+			if b[0] != NamespaceIndex {
+				continue
+			}
+			if Type(b[1]) != TypeU8 {
+				break // the library's scan stops at a namespace-0 item of another type
+			}
+			e := DecodeEntry(b)
 			d.ns = append(d.ns, nsDef{e.KeyString(), e.Data[0]})
 			d.nsUsed[e.Data[0]] = true
-			i = idx + max(int(e.Span), 1)
 		}
 	}
 	d.nsUsed[0], d.nsUsed[255] = true, true
@@ -866,37 +899,51 @@ func (d *device) loadNamespaces() error {
 		start, cnt int
 	}
 	var idxs []idxInfo
+	byKey := map[[KeySize + 1]byte][]int{}
 	for _, p := range d.list {
-		for i := 0; ; {
-			idx, e, err := d.pageFind(p, nsAny, TypeBlobIndex, nil, i, ChunkAny, verAny)
-			if err != nil {
-				break
+		for i := range EntriesPerPage {
+			if !p.live[i] || d.entryState(p, i) != EntryWritten {
+				continue
 			}
+			b := d.slot(p, i)
+			if Type(b[1]) != TypeBlobIndex || b[3] != ChunkAny {
+				continue
+			}
+			e := DecodeEntry(b)
 			_, c, s := e.BlobIndex()
+			var k [KeySize + 1]byte
+			k[0] = e.NS
+			copy(k[1:], trimKey(&e.Key))
+			byKey[k] = append(byKey[k], len(idxs))
 			idxs = append(idxs, idxInfo{e.NS, e.Key, int(s), int(c)})
-			i = idx + max(int(e.Span), 1)
 		}
 	}
 	for _, p := range d.list {
-		for i := 0; ; {
-			idx, e, err := d.pageFind(p, nsAny, TypeBlobData, nil, i, ChunkAny, verAny)
-			if err != nil {
-				break
+		for i := range EntriesPerPage {
+			if !p.live[i] || d.entryState(p, i) != EntryWritten {
+				continue
 			}
+			b := d.slot(p, i)
+			if Type(b[1]) != TypeBlobData {
+				continue
+			}
+			e := DecodeEntry(b)
+			var k [KeySize + 1]byte
+			k[0] = e.NS
+			copy(k[1:], trimKey(&e.Key))
 			ok := false
-			for k := range idxs {
-				x := &idxs[k]
-				if keyEq(&e.Key, &x.key) && e.NS == x.ns && int(e.Chunk) >= x.start && int(e.Chunk) < x.start+x.cnt {
+			for _, n := range byKey[k] {
+				x := &idxs[n]
+				if int(e.Chunk) >= x.start && int(e.Chunk) < x.start+x.cnt {
 					ok = true
 					break
 				}
 			}
 			if !ok {
-				d.note(p, idx, "orphan-chunk", "blob chunk "+quoteKey(e)+" has no blob index that covers it; a mount erases it")
-				k := e.Key
-				_ = d.pageEraseItem(p, e.NS, e.Type, &k, e.Chunk, verAny)
+				d.note(p, i, "orphan-chunk", "blob chunk "+quoteKey(e)+" has no blob index that covers it; a mount erases it")
+				key := e.Key
+				_ = d.pageEraseItem(p, e.NS, e.Type, &key, e.Chunk, verAny)
 			}
-			i = idx + max(int(e.Span), 1)
 		}
 	}
 	return nil
@@ -1037,10 +1084,17 @@ func (d *device) writeMultiPageBlob(ns uint8, key string, data []byte, ver int) 
 	remaining := len(data)
 	offset := 0
 	var err error
+	restarts := 0
 	for {
 		p := d.current()
 		tail := d.tailroom(p)
 		if chunkCount == 0 && tail < len(data) && tail < ChunkMaxSize/10 {
+			// The library retries as long as each new page changes the tailroom; bound the
+			// retries so that no image can make the model loop for ever.
+			restarts++
+			if restarts > 2*len(d.pages)+2 {
+				return ErrNotEnoughSpace
+			}
 			if p.state != PageFull {
 				if err := d.markFull(p); err != nil {
 					return err
@@ -1168,65 +1222,11 @@ func (d *device) eraseNamespace(ns uint8) {
 	}
 }
 
-// readItem is Storage::readItem for one key; typ TypeBlob reads a multi-page blob (or a V1
-// blob). It returns the stored bytes (strings with their NUL) or, for integers, the 8 data bytes.
-func (d *device) readItem(ns uint8, typ Type, key string) ([]byte, error) {
-	k := keyOf(key)
-	if typ == TypeBlob {
-		data, err := d.readMultiPageBlob(ns, &k)
-		if !errors.Is(err, ErrNotFound) {
-			return data, err
-		}
-	}
-	p, i, e, err := d.find(ns, typ, &k, ChunkAny, verAny)
-	if err != nil {
-		return nil, err
-	}
-	if !typ.IsVarLen() {
-		return append([]byte(nil), e.Data[:]...), nil
-	}
-	data := d.pagePayload(p, i, e)
-	if CRC32(data) != e.VarCRC() || len(data) != e.VarSize() {
-		d.eraseEntryAndSpan(p, i)
-		return nil, ErrNotFound
-	}
-	return data, nil
-}
-
 var errDataCRC = errors.New("data CRC mismatch")
 
-func (d *device) readMultiPageBlob(ns uint8, key *[KeySize]byte) ([]byte, error) {
-	_, _, e, err := d.find(ns, TypeBlobIndex, key, ChunkAny, verAny)
-	if err != nil {
-		return nil, err
-	}
-	size, count, start := e.BlobIndex()
-	var out []byte
-	for c := 0; c < int(count); c++ {
-		ch := start + uint8(c)
-		p, i, ce, err := d.find(ns, TypeBlobData, key, ch, verAny)
-		if err != nil {
-			_ = d.eraseMultiPageBlob(ns, key, verAny)
-			return nil, ErrNotFound
-		}
-		data := d.pagePayload(p, i, ce)
-		if CRC32(data) != ce.VarCRC() || len(data) != ce.VarSize() {
-			d.eraseEntryAndSpan(p, i)
-			return nil, errDataCRC
-		}
-		out = append(out, data...)
-	}
-	if len(out) != int(size) {
-		return nil, errInvalidLen
-	}
-	if out == nil {
-		out = []byte{}
-	}
-	return out, nil
-}
-
-// newDevice mounts a plaintext image (copied) on the model. With c non-nil, raw is the
-// encrypted form and every write is encrypted with the slot's offset as tweak.
+// newDevice puts the model on a plaintext image (it works on img itself; call mount next).
+// With c non-nil, raw is the encrypted form and every write is encrypted with the slot's
+// offset as tweak.
 func newDevice(img, raw []byte, c *Cipher) *device {
 	d := &device{img: img, raw: img, cipher: c}
 	if c != nil {

@@ -46,10 +46,14 @@ func viewSet(t *testing.T, v *golden.View) []string {
 	return out
 }
 
-// recordSet renders parsed records the same way.
+// recordSet renders parsed records the same way. V1 blobs are left out: the library's
+// iteration (nvs_entry_find) does not list them, although nvs_get_blob reads them.
 func recordSet(im *nvs.Image) []string {
 	var out []string
 	for _, r := range im.Records {
+		if r.V1 {
+			continue
+		}
 		var typ, val string
 		switch {
 		case r.Type.IsInt():

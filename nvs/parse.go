@@ -54,13 +54,14 @@ type Finding struct {
 	// Code is a stable identifier: header-crc, page-state, corrupt-page, bitmap-illegal,
 	// entry-crc, data-crc, half-written, incomplete-item, duplicate-key, orphan-chunk,
 	// blob-mismatch, freeing-page, seq-clash, no-free-page, new-version, unknown-namespace,
-	// namespace-index-0, string-no-nul, looks-encrypted.
+	// namespace-index-0, namespace-clash, unknown-type, string-no-nul, looks-encrypted.
 	Code    string `json:"code"`
 	Page    int    `json:"page"`
 	Slot    int    `json:"slot"`
 	Message string `json:"message"`
 }
 
+// String formats the finding on one line: severity, location, message and code.
 func (f Finding) String() string {
 	loc := ""
 	switch {
@@ -79,8 +80,58 @@ type Page struct {
 	Seq         uint32    // sequence number (meaningful when the header is valid)
 	Version     byte      // header version byte: 0xFE V2, 0xFF V1
 	HeaderCRCOK bool      // the header CRC matches (false for an EMPTY page)
-	// Entries holds the 126 slots of the page in order.
-	Entries []EntryInfo
+
+	raw []byte // the page's 4096 bytes
+}
+
+// Entries decodes the 126 slots of the page in order. A slot that follows a string or blob
+// header within its span is marked Payload.
+func (pg *Page) Entries() []EntryInfo {
+	out := make([]EntryInfo, EntriesPerPage)
+	if len(pg.raw) < PageSize {
+		return out
+	}
+	bm := pg.raw[HeaderSize:FirstEntryOff]
+	payload := 0
+	for i := range EntriesPerPage {
+		off := FirstEntryOff + i*EntrySize
+		raw := pg.raw[off : off+EntrySize : off+EntrySize]
+		ei := &out[i]
+		ei.Slot, ei.State, ei.Raw = i, BitmapState(bm, i), raw
+		if payload > 0 {
+			ei.Payload = true
+			payload--
+			continue
+		}
+		if ei.State == EntryEmpty && raw[0] == 0xFF && raw[1] == 0xFF {
+			continue
+		}
+		ei.Entry = DecodeEntry(raw)
+		ei.CRCOK = ei.Entry.CRC == EntryCRC(raw)
+		if ei.CRCOK && ei.Entry.Type.IsVarLen() && ei.State != EntryEmpty {
+			payload = max(int(ei.Entry.Span), 1) - 1
+		}
+	}
+	return out
+}
+
+// Counts returns how many slots of the page the bitmap marks written, erased and empty.
+func (pg *Page) Counts() (written, erased, empty int) {
+	if len(pg.raw) < PageSize {
+		return 0, 0, EntriesPerPage
+	}
+	bm := pg.raw[HeaderSize:FirstEntryOff]
+	for i := range EntriesPerPage {
+		switch BitmapState(bm, i) {
+		case EntryWritten:
+			written++
+		case EntryErased:
+			erased++
+		case EntryEmpty:
+			empty++
+		}
+	}
+	return
 }
 
 // EntryInfo is one 32-byte slot of a page as stored.
@@ -140,8 +191,10 @@ type Image struct {
 	Findings []Finding
 
 	plain  []byte
-	byName map[string]int
+	byName map[nameKey]int
 }
+
+type nameKey struct{ ns, key string }
 
 // Parse reads an NVS partition image. Problems in the image become Findings; only an unusable
 // input (empty, or a size that is not a multiple of 4096) is an error, wrapping ErrEmptyImage or
@@ -212,35 +265,30 @@ func parse(img []byte, encrypted bool) *Image {
 				}
 			}
 		}
+		pg.raw = img[base : base+PageSize : base+PageSize]
 		bm := img[base+HeaderSize : base+FirstEntryOff]
-		pg.Entries = make([]EntryInfo, EntriesPerPage)
-		payload := 0
-		for i := range EntriesPerPage {
-			off := base + FirstEntryOff + i*EntrySize
-			raw := img[off : off+EntrySize : off+EntrySize]
-			ei := &pg.Entries[i]
-			ei.Slot, ei.State, ei.Raw = i, BitmapState(bm, i), raw
-			if ei.State == EntryIllegal && h.State != PageEmpty {
-				add(Warning, "bitmap-illegal", pi, i, "entry state bits are 0b01, which is not a valid state")
-			}
-			if payload > 0 {
-				ei.Payload = true
-				payload--
-				continue
-			}
-			if ei.State == EntryEmpty && raw[0] == 0xFF && raw[1] == 0xFF {
-				continue
-			}
-			ei.Entry = DecodeEntry(raw)
-			ei.CRCOK = ei.Entry.CRC == EntryCRC(raw)
-			if ei.State == EntryWritten && pg.HeaderCRCOK {
-				written++
-				if ei.CRCOK {
-					goodCRC++
+		if h.State != PageEmpty {
+			for i := range EntriesPerPage {
+				if BitmapState(bm, i) == EntryIllegal {
+					add(Warning, "bitmap-illegal", pi, i, "entry state bits are 0b01, which is not a valid state")
 				}
 			}
-			if ei.CRCOK && ei.Entry.Type.IsVarLen() && ei.State != EntryEmpty {
-				payload = max(int(ei.Entry.Span), 1) - 1
+			if bm[BitmapSize-1]&0xF0 != 0xF0 {
+				add(Warning, "bitmap-illegal", pi, -1, "the 4 unused bits at the end of the entry bitmap are not all 1")
+			}
+		}
+		// Encrypted without keys? Look for one written header with a valid CRC.
+		if pg.HeaderCRCOK && goodCRC == 0 {
+			for i := range EntriesPerPage {
+				if BitmapState(bm, i) != EntryWritten {
+					continue
+				}
+				written++
+				off := base + FirstEntryOff + i*EntrySize
+				if entryCRCOK(img[off : off+EntrySize]) {
+					goodCRC++
+					break
+				}
 			}
 		}
 	}
@@ -249,8 +297,8 @@ func parse(img []byte, encrypted bool) *Image {
 		add(Error, "looks-encrypted", -1, -1, "no written entry has a valid CRC although the page headers are valid: the image looks encrypted; give its keys")
 	}
 
-	d := newDevice(append([]byte(nil), img...), nil, nil)
-	d.noting, d.lenient = true, true
+	d := newDevice(img, nil, nil)
+	d.noting, d.lenient, d.shared = true, true, true
 	mountErr := d.mount()
 	if errors.Is(mountErr, ErrNoFreePages) && len(img) < MinSize {
 		// A read-only partition (below three pages) has no reserve page by design; ESP-IDF
@@ -301,15 +349,41 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			nsName[nd.index] = nd.name
 		}
 	}
-	// Namespace entries with their location.
+	// Namespace entries with their location, as loadNamespaces found them.
 	for _, p := range d.list {
-		for i := 0; ; {
-			idx, e, err := d.pageFind(p, NamespaceIndex, TypeU8, nil, i, ChunkAny, verAny)
-			if err != nil {
+		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
+			continue
+		}
+		for i := range EntriesPerPage {
+			if !p.live[i] || d.entryState(p, i) != EntryWritten {
+				continue
+			}
+			b := d.slot(p, i)
+			if b[0] != NamespaceIndex {
+				continue
+			}
+			if Type(b[1]) != TypeU8 {
 				break
 			}
-			im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, idx})
-			i = idx + 1
+			e := DecodeEntry(b)
+			im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, i})
+		}
+	}
+	byIndex, byNSName := map[uint8]string{}, map[string]uint8{}
+	for _, n := range im.Namespaces {
+		if prev, ok := byIndex[n.Index]; ok {
+			add(Error, "namespace-clash", n.Page, n.Slot, "namespace %q has index %d, which namespace %q already has; the device reads its keys under %q", n.Name, n.Index, prev, prev)
+		} else if n.Index == 0 || n.Index == 255 {
+			add(Error, "namespace-clash", n.Page, n.Slot, "namespace %q has the reserved index %d", n.Name, n.Index)
+		}
+		if prev, ok := byNSName[n.Name]; ok {
+			add(Warning, "namespace-clash", n.Page, n.Slot, "namespace %q is defined twice (indexes %d and %d); the device opens the first", n.Name, prev, n.Index)
+		}
+		if _, ok := byIndex[n.Index]; !ok {
+			byIndex[n.Index] = n.Name
+		}
+		if _, ok := byNSName[n.Name]; !ok {
+			byNSName[n.Name] = n.Index
 		}
 	}
 	type seenKey struct {
@@ -317,15 +391,22 @@ func (im *Image) readRecords(d *device, add addFunc) {
 		key  [KeySize]byte
 		blob bool
 	}
-	seen := map[seenKey]bool{}
-	im.byName = map[string]int{}
+	ix := newLiveIndex(d)
+	seen := make(map[seenKey]bool, len(ix.locs))
+	im.byName = make(map[nameKey]int, len(ix.locs))
+	im.Records = make([]Record, 0, len(ix.locs))
 	for _, p := range d.list {
-		for i := 0; ; {
-			idx, e, err := d.pageFind(p, nsAny, TypeAny, nil, i, ChunkAny, verAny)
-			if err != nil {
-				break
+		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
+			continue
+		}
+		for idx := 0; idx < EntriesPerPage; idx++ {
+			// After the mount the live headers are exactly what the library's iteration
+			// (Page::findItem with any namespace, type and key) visits.
+			if !p.live[idx] || d.entryState(p, idx) != EntryWritten {
+				continue
 			}
-			i = idx + max(int(e.Span), 1)
+			e := d.readEntry(p, idx)
+			var err error
 			if e.NS == NamespaceIndex {
 				if e.Type != TypeU8 {
 					add(Warning, "namespace-index-0", p.idx, idx, "item %s (%s) has namespace index 0, which is reserved for namespace definitions; the device ignores it", quoteKey(e), e.Type)
@@ -362,15 +443,14 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			}
 			var data []byte
 			if readType == TypeBlob && !r.V1 {
-				k := e.Key
-				data, err = d.readMultiPageBlob(e.NS, &k)
+				var ie Entry
+				data, ie, err = ix.readBlob(e.NS, e.Key)
 				if err == nil {
-					_, _, ie, _ := d.find(e.NS, TypeBlobIndex, &k, ChunkAny, verAny)
 					_, cnt, st := ie.BlobIndex()
 					r.Chunks, r.ChunkStart = int(cnt), st
 				}
 			} else {
-				data, err = d.readItem(e.NS, readType, key)
+				data, err = ix.read(e.NS, readType, e.Key)
 			}
 			if err != nil {
 				code := "data-crc"
@@ -395,7 +475,7 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			if readType == TypeString && (len(data) == 0 || data[len(data)-1] != 0) {
 				add(Info, "string-no-nul", p.idx, idx, "string %s/%s has no terminating NUL; the device's nvs_get_str returns it unterminated", name, key)
 			}
-			im.byName[name+"\x00"+key] = len(im.Records)
+			im.byName[nameKey{name, key}] = len(im.Records)
 			im.Records = append(im.Records, r)
 		}
 	}
@@ -415,7 +495,7 @@ func describeReadErr(err error) string {
 
 // Get returns the record of key in namespace, or nil.
 func (im *Image) Get(namespace, key string) *Record {
-	if i, ok := im.byName[namespace+"\x00"+key]; ok {
+	if i, ok := im.byName[nameKey{namespace, key}]; ok {
 		return &im.Records[i]
 	}
 	return nil
@@ -444,3 +524,158 @@ func (im *Image) NamespaceNames() []string {
 // Plain returns the image bytes that were parsed (decrypted when parsed with keys). The
 // caller must not modify them.
 func (im *Image) Plain() []byte { return im.plain }
+
+// liveIndex finds items the way Storage::findItem does, from an index of the live item headers
+// of a mounted device built once: for each page in sequence order, the first live header with
+// the namespace, key and chunk index asked for; a header of another type makes the library
+// skip that page.
+type liveIndex struct {
+	d     *device
+	arena []byte            // values are copied here: one allocation for many records
+	m     map[liveKey]int32 // first location of each key
+	locs  []liveLoc
+}
+
+type liveKey struct {
+	ns    uint8
+	key   [KeySize]byte
+	chunk uint8
+}
+
+type liveLoc struct {
+	p    *dpage
+	slot int
+	next int32 // next location of the same key, -1 at the end
+}
+
+func newLiveIndex(d *device) *liveIndex {
+	n := 0
+	for _, p := range d.list {
+		for i := range EntriesPerPage {
+			if p.live[i] {
+				n++
+			}
+		}
+	}
+	ix := &liveIndex{d: d, m: make(map[liveKey]int32, n), locs: make([]liveLoc, 0, n)}
+	keys := make([]liveKey, 0, n)
+	for _, p := range d.list {
+		base := p.idx*PageSize + FirstEntryOff
+		for i := range EntriesPerPage {
+			if !p.live[i] {
+				continue
+			}
+			b := d.img[base+i*EntrySize:]
+			var k liveKey
+			k.ns, k.chunk = b[0], b[3]
+			copy(k.key[:], b[8:24])
+			ix.locs = append(ix.locs, liveLoc{p, i, -1})
+			keys = append(keys, k)
+		}
+	}
+	// Chain the locations of each key, walking backwards so the map ends at the first.
+	for i := len(keys) - 1; i >= 0; i-- {
+		if h, ok := ix.m[keys[i]]; ok {
+			ix.locs[i].next = h
+		}
+		ix.m[keys[i]] = int32(i)
+	}
+	return ix
+}
+
+func (ix *liveIndex) find(ns uint8, typ Type, key [KeySize]byte, chunk uint8) (*dpage, int, Entry, error) {
+	var last *dpage
+	n, ok := ix.m[liveKey{ns, normKey(key), chunk}]
+	for ; ok && n >= 0; n = ix.locs[n].next {
+		l := &ix.locs[n]
+		if l.p == last {
+			continue
+		}
+		last = l.p
+		if ix.d.entryState(l.p, l.slot) != EntryWritten {
+			continue
+		}
+		e := ix.d.readEntry(l.p, l.slot)
+		if e.Type == typ {
+			return l.p, l.slot, e, nil
+		}
+	}
+	return nil, 0, Entry{}, ErrNotFound
+}
+
+// read is Storage::readItem for an integer, a string or a V1 blob.
+func (ix *liveIndex) read(ns uint8, typ Type, key [KeySize]byte) ([]byte, error) {
+	p, i, e, err := ix.find(ns, typ, key, ChunkAny)
+	if err != nil {
+		return nil, err
+	}
+	if !typ.IsVarLen() {
+		return append([]byte(nil), e.Data[:]...), nil
+	}
+	data := ix.d.pagePayload(p, i, e)
+	if len(data) != e.VarSize() || CRC32(data) != e.VarCRC() {
+		return nil, errDataCRC
+	}
+	return ix.keep(data), nil
+}
+
+// keep copies b into the arena and returns the copy, capped so appends cannot spill over.
+func (ix *liveIndex) keep(b []byte) []byte {
+	if cap(ix.arena)-len(ix.arena) < len(b) {
+		ix.arena = make([]byte, 0, max(64<<10, len(b)))
+	}
+	n := len(ix.arena)
+	ix.arena = append(ix.arena, b...)
+	return ix.arena[n : n+len(b) : n+len(b)]
+}
+
+// readBlob is Storage::readMultiPageBlob; it also returns the blob index entry.
+func (ix *liveIndex) readBlob(ns uint8, key [KeySize]byte) ([]byte, Entry, error) {
+	_, _, ie, err := ix.find(ns, TypeBlobIndex, key, ChunkAny)
+	if err != nil {
+		return nil, ie, err
+	}
+	size, count, start := ie.BlobIndex()
+	if count == 1 {
+		p, i, ce, err := ix.find(ns, TypeBlobData, key, start)
+		if err != nil {
+			return nil, ie, ErrNotFound
+		}
+		data := ix.d.pagePayload(p, i, ce)
+		if len(data) != ce.VarSize() || CRC32(data) != ce.VarCRC() {
+			return nil, ie, errDataCRC
+		}
+		if len(data) != int(size) {
+			return nil, ie, errInvalidLen
+		}
+		return ix.keep(data), ie, nil
+	}
+	out := make([]byte, 0, size)
+	for c := 0; c < int(count); c++ {
+		p, i, ce, err := ix.find(ns, TypeBlobData, key, start+uint8(c))
+		if err != nil {
+			return nil, ie, ErrNotFound
+		}
+		data := ix.d.pagePayload(p, i, ce)
+		if len(data) != ce.VarSize() || CRC32(data) != ce.VarCRC() {
+			return nil, ie, errDataCRC
+		}
+		out = append(out, data...)
+	}
+	if len(out) != int(size) {
+		return nil, ie, errInvalidLen
+	}
+	return out, ie, nil
+}
+
+// normKey is keyOf for a stored key: at most 15 bytes, zero after the first NUL.
+func normKey(k [KeySize]byte) [KeySize]byte {
+	k[MaxKeyLen] = 0
+	for i := range MaxKeyLen {
+		if k[i] == 0 {
+			clear(k[i:])
+			break
+		}
+	}
+	return k
+}

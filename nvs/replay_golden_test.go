@@ -134,6 +134,12 @@ func TestDeviceReplay(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// A mount of the device's own final image changes nothing.
+			if m, err := nvs.NewEditor(want, keys); err != nil {
+				t.Fatal(err)
+			} else if !bytes.Equal(m.Image(), want) {
+				t.Errorf("mounting expected.bin changes it: %s", firstDiff(m.Image(), want))
+			}
 			e, err := nvs.NewEditor(start, keys)
 			if err != nil {
 				t.Fatal(err)

@@ -32,7 +32,8 @@ type Space struct {
 // few mounts; the image is not changed.
 func (im *Image) Space() Space {
 	s := Space{Size: im.Size, Pages: im.Size / PageSize, ReservePage: -1}
-	d := newDevice(append([]byte(nil), im.plain...), nil, nil)
+	d := newDevice(im.plain, nil, nil)
+	d.shared = true
 	if err := d.mount(); err != nil && !d.mounted {
 		_ = d.loadNamespaces()
 	}

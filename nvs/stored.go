@@ -34,8 +34,9 @@ func (im *Image) StoredItems() (items []Item, skipped []string) {
 	chunks := map[chunkKey][]byte{}
 	for _, o := range order {
 		p := &im.Pages[o.idx]
+		entries := p.Entries()
 		for i := 0; i < EntriesPerPage; i++ {
-			e := &p.Entries[i]
+			e := &entries[i]
 			if e.State != EntryWritten || e.Payload || !e.CRCOK {
 				continue
 			}
@@ -45,7 +46,7 @@ func (im *Image) StoredItems() (items []Item, skipped []string) {
 			if en.Type.IsVarLen() {
 				complete := i+span <= EntriesPerPage
 				for j := i + 1; complete && j < i+span; j++ {
-					if p.Entries[j].State != EntryWritten {
+					if entries[j].State != EntryWritten {
 						complete = false
 					}
 				}
@@ -55,7 +56,7 @@ func (im *Image) StoredItems() (items []Item, skipped []string) {
 				}
 				n := en.VarSize()
 				for j := i + 1; j < i+span && len(payload) < n; j++ {
-					payload = append(payload, p.Entries[j].Raw[:min(EntrySize, n-len(payload))]...)
+					payload = append(payload, entries[j].Raw[:min(EntrySize, n-len(payload))]...)
 				}
 				if len(payload) != n || CRC32(payload) != en.VarCRC() {
 					skipped = append(skipped, fmt.Sprintf("page %d slot %d: %s has a bad data CRC", p.Index, i, quoteKey(en)))

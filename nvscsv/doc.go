@@ -8,5 +8,8 @@
 // integers, lenient base64, and so on). Where the reference has a quirk that corrupts data,
 // the parser does what the user meant and reports a Notice; see the repository README.
 //
+// Export and WriteCSV (write.go) go the other way: items as an image stores them back to rows
+// and files that the parser reads into the same items, for nvskit export.
+//
 // The package reads no files itself: file rows go through Options.ReadFile.
 package nvscsv

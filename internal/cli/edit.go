@@ -137,7 +137,7 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 						verb = "unchanged (nothing written)"
 					}
 				}
-				return fmt.Sprintf("%s/%s (%s, %d bytes) %s", args[1], args[2], t, size, verb), nil
+				return fmt.Sprintf("%s/%s (%s, %s) %s", args[1], args[2], t, plural(size, "byte"), verb), nil
 			})
 		},
 	}

@@ -183,6 +183,9 @@ func TestEditCLI(t *testing.T) {
 	if code != 0 || out != "-5\n" {
 		t.Errorf("get x from -o output: %d %q", code, out)
 	}
+	if code, _, _ := run(t, dir, "get", "nvs.bin", "app", "x"); code == 0 {
+		t.Errorf("set -o changed the input image")
+	}
 	if code, out, _ := run(t, dir, "inspect", "--view", "minimal", "nvs.bin"); code != 0 || out != "app:count = 16\napp:cal = 00a1ff\n" {
 		t.Errorf("after edits: %q", out)
 	}

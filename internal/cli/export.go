@@ -33,6 +33,8 @@ string next to it, such that running the generate command printed at the top of
 nvs.csv inside DIR gives the image back (byte-identical for images made by
 nvs_partition_gen or nvskit generate). Items are written in the order they are
 stored, duplicates included. Blob and string files are written with mode 0600.
+With --keys the image is decrypted first, and nvs.csv also names the encrypt
+command that rebuilds the encrypted image with the same keys.
 
 Items that no CSV row can express (a string that is not UTF-8, holds a NUL or
 lacks its terminating NUL) are reported and make the exit status 1.`,
@@ -51,10 +53,14 @@ lacks its terminating NUL) are reported and make the exit status 1.`,
 				return err
 			}
 			cmd := "nvskit " + strings.Join(exportCommand(in.im), " ")
+			comments := []string{fmt.Sprintf("exported by nvskit from %s", filepath.Base(args[0])),
+				"rebuild in this folder with: " + cmd}
+			if in.keys != nil {
+				enc := "nvskit encrypt" + strings.TrimPrefix(cmd, "nvskit generate") + " --inputkey " + keys
+				comments = append(comments, "or, encrypted as it was: "+enc)
+			}
 			var b bytes.Buffer
-			if err := nvscsv.WriteCSV(&b, rows,
-				fmt.Sprintf("exported by nvskit from %s", filepath.Base(args[0])),
-				"rebuild in this folder with: "+cmd); err != nil {
+			if err := nvscsv.WriteCSV(&b, rows, comments...); err != nil {
 				return err
 			}
 			for _, f := range files {

@@ -101,6 +101,17 @@ func TestExportRoundTrip(t *testing.T) {
 			case !same:
 				t.Errorf("round trip is not byte-identical (%d vs %d bytes)", len(got), len(want))
 			}
+			if enc := encryptArgs(t, filepath.Join(dir, "nvs.csv")); enc != nil && !quirk {
+				// The encrypt command export names gives back the encrypted image itself.
+				code, _, stderr = run(t, dir, enc...)
+				if code != 0 {
+					t.Fatalf("nvskit %s: exit %d: %s", strings.Join(enc, " "), code, stderr)
+				}
+				orig, _ := os.ReadFile(img)
+				if got, _ := os.ReadFile(filepath.Join(dir, "nvs.bin")); !bytes.Equal(got, orig) {
+					t.Errorf("encrypt from the export is not byte-identical to the encrypted image")
+				}
+			}
 		})
 	}
 	for _, name := range exportQuirksRoundTrip {
@@ -132,5 +143,20 @@ func generateArgs(t *testing.T, csv string) []string {
 		}
 	}
 	t.Fatal("no rebuild command in nvs.csv")
+	return nil
+}
+
+// encryptArgs reads the encrypt command export writes into nvs.csv for an encrypted image.
+func encryptArgs(t *testing.T, csv string) []string {
+	t.Helper()
+	b, err := os.ReadFile(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, cmd, ok := strings.Cut(l, "encrypted as it was: nvskit "); ok {
+			return strings.Fields(cmd)
+		}
+	}
 	return nil
 }

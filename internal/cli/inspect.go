@@ -179,19 +179,7 @@ func recordJSON(r *nvs.Record, secrets bool) itemJSON {
 	return it
 }
 
-func pageCounts(p *nvs.Page) (written, erased, empty int) {
-	for _, e := range p.Entries {
-		switch e.State {
-		case nvs.EntryWritten:
-			written++
-		case nvs.EntryErased:
-			erased++
-		case nvs.EntryEmpty:
-			empty++
-		}
-	}
-	return
-}
+func pageCounts(p *nvs.Page) (written, erased, empty int) { return p.Counts() }
 
 func writeInspectJSON(w io.Writer, in *imageInput, entries, secrets bool) error {
 	im := in.im
@@ -219,7 +207,7 @@ func writeInspectJSON(w io.Writer, in *imageInput, entries, secrets bool) error 
 		}
 		pj.Written, pj.Erased, pj.Empty = pageCounts(p)
 		if entries {
-			for _, e := range p.Entries {
+			for _, e := range p.Entries() {
 				pj.Entries = append(pj.Entries, entryToJSON(&e))
 			}
 		}
@@ -289,24 +277,19 @@ func viewDefault(w io.Writer, in *imageInput, secrets bool) {
 
 func sizeHex(n int) string { return "0x" + strconv.FormatInt(int64(n), 16) }
 
-func fullValue(r *nvs.Record) string {
-	switch {
-	case r.Type.IsInt():
-		return intString(r)
-	case r.Type == nvs.TypeString:
-		return strconv.Quote(string(stringText(r)))
-	}
-	return hex.EncodeToString(r.Data)
-}
-
 func viewMinimal(w io.Writer, im *nvs.Image, secrets bool) {
 	for i := range im.Records {
 		r := &im.Records[i]
-		v := fullValue(r)
+		head := fmt.Sprintf("%s:%s = ", r.Namespace, r.Key)
+		width := max(80-len(head), 8)
+		v := preview(r, width)
+		if r.Type == nvs.TypeBlob && len(r.Data) > 0 {
+			v = truncate(hex.EncodeToString(r.Data), width)
+		}
 		if !secrets && isSecret(r) {
 			v = "(hidden)"
 		}
-		fmt.Fprintf(w, "%s:%s = %s\n", r.Namespace, r.Key, v)
+		fmt.Fprintf(w, "%s%s\n", head, v)
 	}
 }
 
@@ -325,7 +308,7 @@ func viewAll(w io.Writer, im *nvs.Image) {
 			crc = "BAD"
 		}
 		fmt.Fprintf(w, "Page %d: %s, seq %d, version 0x%02x, header CRC %s\n", p.Index, p.State, p.Seq, p.Version, crc)
-		for _, e := range p.Entries {
+		for _, e := range p.Entries() {
 			if e.State == nvs.EntryEmpty && !e.Payload && e.Entry.Span == 0 && e.Entry.Type == 0 {
 				continue
 			}
