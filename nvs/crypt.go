@@ -132,32 +132,33 @@ func NewCipher(k Keys) (*Cipher, error) {
 
 // Encrypt encrypts image in place: every entry slot the page bitmap marks written or erased is
 // encrypted as one 32-byte XTS unit whose tweak is the slot's offset in the partition. Page
-// headers, bitmaps and unwritten slots stay plain. The image length must be a multiple of
-// PageSize.
+// headers, bitmaps and unwritten slots stay plain (a written slot of all 0xFF is encrypted
+// too). The image length must be a multiple of PageSize.
 func (c *Cipher) Encrypt(image []byte) error {
-	return c.apply(image, c.x.Encrypt)
+	return c.apply(image, func(bitmap, slot []byte, i int) bool { return BitmapState(bitmap, i) != EntryEmpty }, c.x.Encrypt)
 }
 
-// Decrypt is the inverse of Encrypt, in place.
+// Decrypt is the inverse of Encrypt, in place. It decrypts every slot that was ever
+// programmed: the slots the bitmap does not mark empty, and any slot whose bytes are not all
+// 0xFF (after a power cut the device may have programmed an entry before marking it).
 func (c *Cipher) Decrypt(image []byte) error {
-	return c.apply(image, c.x.Decrypt)
+	return c.apply(image, func(bitmap, slot []byte, i int) bool {
+		return BitmapState(bitmap, i) != EntryEmpty || !allFF(slot)
+	}, c.x.Decrypt)
 }
 
-func (c *Cipher) apply(image []byte, f func(dst, src []byte, sector uint64)) error {
+func (c *Cipher) apply(image []byte, programmed func(bitmap, slot []byte, i int) bool, f func(dst, src []byte, sector uint64)) error {
 	if len(image)%PageSize != 0 {
-		return fmt.Errorf("image is %d bytes, not a multiple of %d: %w", len(image), PageSize, ErrBadSize)
+		return fmt.Errorf("image is %d bytes, not a multiple of %d: %w", len(image), PageSize, ErrImageSize)
 	}
 	for p := 0; p < len(image); p += PageSize {
-		if PageState(binary.LittleEndian.Uint32(image[p:])) == PageEmpty {
-			continue
-		}
 		bitmap := image[p+HeaderSize : p+FirstEntryOff]
 		for i := range EntriesPerPage {
-			if BitmapState(bitmap, i) == EntryEmpty {
-				continue
-			}
 			off := p + FirstEntryOff + i*EntrySize
-			f(image[off:off+EntrySize], image[off:off+EntrySize], uint64(off))
+			slot := image[off : off+EntrySize]
+			if programmed(bitmap, slot, i) {
+				f(slot, slot, uint64(off))
+			}
 		}
 	}
 	return nil

@@ -25,23 +25,6 @@ func checkImage(image []byte) error {
 	return nil
 }
 
-// decryptSlots decrypts, in place, every entry slot that was ever programmed: the slots the
-// bitmap does not mark empty and any slot whose bytes are not all 0xFF. Each slot is one XTS
-// unit whose tweak is its offset in the partition, as the device writes it.
-func decryptSlots(c *Cipher, img []byte) {
-	for p := 0; p < len(img); p += PageSize {
-		bm := img[p+HeaderSize : p+FirstEntryOff]
-		for i := range EntriesPerPage {
-			off := p + FirstEntryOff + i*EntrySize
-			s := img[off : off+EntrySize]
-			if BitmapState(bm, i) == EntryEmpty && allFF(s) {
-				continue
-			}
-			c.x.Decrypt(s, s, uint64(off))
-		}
-	}
-}
-
 func allFF(b []byte) bool {
 	for _, c := range b {
 		if c != 0xFF {
@@ -81,7 +64,7 @@ func NewEditor(image []byte, keys *Keys) (*Editor, error) {
 			return nil, err
 		}
 		img = append([]byte(nil), image...)
-		decryptSlots(c, img)
+		c.Decrypt(img)
 		if good, bad := checkEntryCRCs(img); bad > 0 && good == 0 {
 			return nil, fmt.Errorf("none of %d entry headers has a valid CRC after decryption: %w", bad, ErrWrongKeys)
 		}

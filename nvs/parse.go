@@ -214,14 +214,9 @@ func ParseWithKeys(image []byte, k Keys) (*Image, error) {
 	if err := checkImage(image); err != nil {
 		return nil, err
 	}
-	c, err := NewCipher(k)
+	img, err := Decrypt(image, k)
 	if err != nil {
 		return nil, err
-	}
-	img := append([]byte(nil), image...)
-	decryptSlots(c, img)
-	if good, bad := checkEntryCRCs(img); bad > 0 && good == 0 {
-		return nil, fmt.Errorf("none of %d entry headers has a valid CRC after decryption: %w", bad, ErrWrongKeys)
 	}
 	return parse(img, true), nil
 }
