@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -244,7 +246,10 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if env.Terminal {
 		stopProgress = startProgress(env.Stderr, out, total, start)
 	}
-	runErr := gen.Run(context.Background(), valuesName, vf, sink)
+	// Ctrl-C stops the run; the deferred Abort then removes what was staged.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
 	if runErr == nil {
 		runErr = out.Commit()
