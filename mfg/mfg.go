@@ -106,13 +106,14 @@ type Device struct {
 
 // RowError is a problem with one device: the VALUES.csv file, line and, when known, column.
 type RowError struct {
-	File   string
-	Line   int
+	File   string // VALUES.csv as named on the command line
+	Line   int    // physical line of the row
 	Column int    // 1-based column in VALUES.csv, 0 if the problem is not one value's
 	Key    string // the column's key
-	Err    error
+	Err    error  // what is wrong
 }
 
+// Error returns "file:line: column N (key): message".
 func (e *RowError) Error() string {
 	msg := e.Err.Error()
 	var ce *nvscsv.Error

@@ -81,7 +81,11 @@ type oldEntry struct {
 
 // Counts are how many devices ended in each status.
 type Counts struct {
-	Written, Replaced, Unchanged, Skipped, Failed int
+	Written   int // new images
+	Replaced  int // different images overwritten (Force)
+	Unchanged int // identical images already on disk
+	Skipped   int // skipped by Resume
+	Failed    int // failed devices
 }
 
 // Total returns the number of devices.

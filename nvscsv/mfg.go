@@ -39,8 +39,8 @@ func (r *MfgConfigRow) IsGenerated() bool {
 
 // MfgConfig is a parsed CONFIG.csv.
 type MfgConfig struct {
-	File string
-	Rows []MfgConfigRow
+	File string         // the name given to ParseMfgConfig, used in errors
+	Rows []MfgConfigRow // in file order
 }
 
 // ParseMfgConfig reads an mfg_gen CONFIG.csv: no header; each row is key,type,encoding with an
