@@ -233,7 +233,7 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		seen := make(map[uint64]int32)
+		var seen idSet
 		seed := maphash.MakeSeed()
 		for ctx.Err() == nil {
 			row, err := vr.Next()
@@ -256,11 +256,9 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 				d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID, Err: e}
 			} else {
 				k := maphash.String(seed, row.ID)
-				if prev, dup := seen[k]; dup {
+				if prev, dup := seen.add(k, int32(row.Row)); dup {
 					d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID,
 						Err: fmt.Errorf("%w %q: device row %d has it too", ErrDuplicateID, row.ID, prev)}
-				} else {
-					seen[k] = int32(row.Row)
 				}
 			}
 			if d.Err != nil {

@@ -352,11 +352,13 @@ type fileCache struct {
 	env   *Env
 	mu    sync.RWMutex
 	files map[string][]byte
+	bytes int
 }
 
 const (
 	fileCacheEntries = 256
-	fileCacheMaxSize = 64 << 10
+	fileCacheMaxSize = 64 << 10 // largest file kept
+	fileCacheBytes   = 4 << 20  // all files kept
 )
 
 func newFileCache(env *Env) *fileCache { return &fileCache{env: env, files: map[string][]byte{}} }
@@ -374,8 +376,9 @@ func (c *fileCache) read(name string) ([]byte, error) {
 	}
 	if len(b) <= fileCacheMaxSize {
 		c.mu.Lock()
-		if len(c.files) < fileCacheEntries {
+		if len(c.files) < fileCacheEntries && c.bytes+len(b) <= fileCacheBytes {
 			c.files[name] = b
+			c.bytes += len(b)
 		}
 		c.mu.Unlock()
 	}
