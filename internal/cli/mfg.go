@@ -380,7 +380,7 @@ func (c *fileCache) read(name string) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	b, err := os.ReadFile(c.env.Path(name))
+	b, err := readSmallFile(c.env.Path(name))
 	if err != nil {
 		return nil, err
 	}
