@@ -81,6 +81,7 @@ func BenchmarkMfg(b *testing.B) {
 			b.SetBytes(0x6000)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			n := 0
 			err = g.Run(context.Background(), "values.csv", bytes.NewReader(values), RecordFunc(func(d *Device) error {
 				if d.Err != nil {
@@ -96,6 +97,11 @@ func BenchmarkMfg(b *testing.B) {
 				b.Fatalf("%d devices, want %d", n, b.N)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+			// CPU time per image does not depend on what else runs on the machine; images/s
+			// on n idle cores is at most n / cpu-s/image.
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(b.N)/cpu.Seconds(), "images/cpu-s")
+			}
 		})
 	}
 }
