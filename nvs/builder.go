@@ -30,9 +30,13 @@ func (e *SizeError) MinSize() int {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("the data needs %d pages but a 0x%x partition holds %d (%d more pages, %d bytes); the smallest size that fits is 0x%x",
-		e.PagesNeeded, e.Size, e.PagesUsable, e.PagesNeeded-e.PagesUsable,
-		(e.PagesNeeded-e.PagesUsable)*PageSize, e.MinSize())
+	more := e.PagesNeeded - e.PagesUsable
+	plural := "s"
+	if more == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("the data needs %d data pages but a 0x%x partition has %d (%d more page%s, %d bytes); the smallest size that fits is 0x%x",
+		e.PagesNeeded, e.Size, e.PagesUsable, more, plural, more*PageSize, e.MinSize())
 }
 
 // Unwrap lets errors.Is(err, ErrPartitionFull) match.
@@ -41,12 +45,12 @@ func (e *SizeError) Unwrap() error { return ErrPartitionFull }
 // CheckSize validates a partition size: a multiple of PageSize and at least MinReadOnlySize.
 func CheckSize(size int) error {
 	if size < MinReadOnlySize {
-		return fmt.Errorf("size 0x%x is below one page; read/write NVS needs at least 0x%x and read-only NVS 0x%x: %w",
-			size, MinSize, MinReadOnlySize, ErrBadSize)
+		return fmt.Errorf("%w 0x%x: read/write NVS needs at least 0x%x and read-only NVS 0x%x",
+			ErrBadSize, size, MinSize, MinReadOnlySize)
 	}
 	if size%PageSize != 0 {
-		return fmt.Errorf("size 0x%x is not a multiple of 4096 (try 0x%x): %w",
-			size, (size+PageSize-1)/PageSize*PageSize, ErrBadSize)
+		return fmt.Errorf("%w 0x%x: not a multiple of 4096 (try 0x%x)",
+			ErrBadSize, size, (size+PageSize-1)/PageSize*PageSize)
 	}
 	return nil
 }

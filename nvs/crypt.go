@@ -190,7 +190,7 @@ func Decrypt(image []byte, k Keys) ([]byte, error) {
 	}
 	good, bad := checkEntryCRCs(out)
 	if bad > 0 && good == 0 {
-		return nil, fmt.Errorf("none of the %d entry headers checked has a valid CRC after decryption: %w", bad, ErrWrongKeys)
+		return nil, fmt.Errorf("%w (none of the %d entry headers has a valid CRC after decryption)", ErrWrongKeys, bad)
 	}
 	return out, nil
 }

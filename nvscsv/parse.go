@@ -196,11 +196,12 @@ func (p *Parser) row(key, typ, enc, value string) error {
 		return p.errorf(nil, "the key is empty")
 	}
 	if n := utf8.RuneCountInString(key); len(key) > nvs.MaxKeyLen {
-		what := "NVS keys are at most 15 bytes"
+		what := "NVS keys are at most 15"
 		if n != len(key) {
-			what += " (non-ASCII characters take several bytes)"
+			what += " bytes (non-ASCII characters take several)"
 		}
-		return p.errorf(nvs.ErrKeyTooLong, "is %d characters; %s", n, what)
+		return &Error{File: p.file, Line: p.line, Key: key, Err: nvs.ErrKeyTooLong,
+			Msg: fmt.Sprintf("key %q is %d characters; %s", key, n, what)}
 	}
 	if strings.TrimRightFunc(key, unicode.IsSpace) != key || strings.TrimLeftFunc(key, unicode.IsSpace) != key {
 		p.notice("key %q has leading or trailing white space, which is part of the key", key)

@@ -6,39 +6,14 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/nvskit/nvskit/internal/golden"
 	"github.com/nvskit/nvskit/nvs"
 )
-
-// runIn runs nvskit in dir and returns the exit code, stdout and stderr.
-func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := Run(args, Env{Dir: dir, Stdout: &out, Stderr: &errb})
-	return code, out.String(), errb.String()
-}
-
-// listFiles returns the files under dir, relative, sorted.
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var files []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	sort.Strings(files)
-	return files
-}
 
 // TestMfgGolden runs every mfg-gen golden case through nvskit mfg generate. Success cases must
 // produce every expected image and keys file byte for byte (the reference's per-device CSVs,

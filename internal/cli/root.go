@@ -76,7 +76,25 @@ and needs no Python and no ESP-IDF install.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newGenerateCmd(env),
+		newEncryptCmd(env),
+		newDecryptCmd(env),
+		newGenerateKeyCmd(env),
+		newKeysCmd(env),
+		newPartitionsCmd(env),
 		newMfgCmd(env),
+		newFlashCmd(env),
+		newReadCmd(env),
+		newEraseCmd(env),
+		newDeviceCmd(env),
+		newPortsCmd(env),
+		newSimulateCmd(env),
+		newProvisionCmd(env),
+		newInspectCmd(env),
+		newCheckCmd(env),
+		newGetCmd(env),
+		newExportCmd(env),
+		newSetCmd(env),
+		newRmCmd(env),
 	)
 	return root
 }

@@ -1,0 +1,161 @@
+package esploader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// conn moves SLIP frames over an io.ReadWriter. A goroutine pumps the reader into a channel so
+// that every read can have a timeout whatever the stream is.
+type conn struct {
+	w      io.Writer
+	in     chan []byte
+	done   chan struct{}
+	rerr   error
+	dec    SLIPDecoder
+	frames [][]byte
+	out    atomic.Int64 // bytes written
+	inN    atomic.Int64 // bytes read
+}
+
+func newConn(rw io.ReadWriter) *conn {
+	c := &conn{w: rw, in: make(chan []byte, 256), done: make(chan struct{})}
+	go c.pump(rw)
+	return c
+}
+
+func (c *conn) pump(r io.Reader) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			c.in <- append([]byte(nil), buf[:n]...)
+		}
+		if err != nil {
+			c.rerr = err
+			close(c.done)
+			return
+		}
+	}
+}
+
+func (c *conn) feed(p []byte) {
+	c.inN.Add(int64(len(p)))
+	c.dec.Feed(p, func(f []byte) { c.frames = append(c.frames, f) })
+}
+
+// readFrame returns the next frame, waiting at most timeout.
+func (c *conn) readFrame(timeout time.Duration) ([]byte, error) {
+	var t *time.Timer
+	for len(c.frames) == 0 {
+		select {
+		case p := <-c.in:
+			c.feed(p)
+			continue
+		default:
+		}
+		if t == nil {
+			t = time.NewTimer(timeout)
+			defer t.Stop()
+		}
+		select {
+		case p := <-c.in:
+			c.feed(p)
+		case <-c.done:
+			select {
+			case p := <-c.in:
+				c.feed(p)
+				continue
+			default:
+			}
+			if len(c.frames) > 0 {
+				break
+			}
+			if c.rerr != nil && c.rerr != io.EOF {
+				return nil, fmt.Errorf("%w (%v)", ErrDisconnected, c.rerr)
+			}
+			return nil, ErrDisconnected
+		case <-t.C:
+			return nil, ErrTimeout
+		}
+	}
+	f := c.frames[0]
+	c.frames = c.frames[1:]
+	return f, nil
+}
+
+// write sends one request.
+func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
+	b := SLIPEncode(EncodeRequest(cmd, data, checksum))
+	n, err := c.w.Write(b)
+	c.out.Add(int64(n))
+	if err != nil {
+		return fmt.Errorf("%w (%v)", ErrDisconnected, err)
+	}
+	return nil
+}
+
+// flush drops everything received so far, waiting quiet for the given time first.
+func (c *conn) flush(wait time.Duration) {
+	if wait > 0 {
+		t := time.NewTimer(wait)
+	loop:
+		for {
+			select {
+			case p := <-c.in:
+				c.inN.Add(int64(len(p)))
+			case <-t.C:
+				break loop
+			case <-c.done:
+				t.Stop()
+				break loop
+			}
+		}
+	}
+	for {
+		select {
+		case p := <-c.in:
+			c.inN.Add(int64(len(p)))
+			continue
+		default:
+		}
+		break
+	}
+	c.frames = nil
+	c.dec.Reset()
+}
+
+// command sends a request and waits for the reply with the same command code, skipping stale
+// or unparsable frames, for at most timeout.
+func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.Duration) (Response, error) {
+	if err := c.write(cmd, data, checksum); err != nil {
+		return Response{}, err
+	}
+	deadline := time.Now().Add(timeout)
+	var lastErr error = ErrTimeout
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+		}
+		f, err := c.readFrame(left)
+		if errors.Is(err, ErrTimeout) {
+			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+		}
+		if err != nil {
+			return Response{}, err
+		}
+		r, err := ParseResponse(f)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if r.Cmd != cmd {
+			continue
+		}
+		return r, nil
+	}
+}

@@ -1,0 +1,19 @@
+// Package esploader speaks the ESP serial ROM loader protocol: the download mode every
+// ESP32-family chip enters when IO0 is held low at reset.
+//
+// It holds the wire format (SLIP framing, request and reply packets, the 4-byte and 2-byte
+// status forms, the *_DATA checksum), the reset sequences (classic DTR/RTS, the Unix "tight"
+// variant, USB-Serial/JTAG, none) driven through the Lines interface, chip detection for the
+// ESP32, -S2, -S3, -C2, -C3, -C5, -C6, -H2 and -P4, and the flash operations nvskit needs:
+// SPI attach and parameters, compressed writes verified by the chip's MD5, slow read-back,
+// erase of a region, baud-rate change, MAC and flash-id reads.
+//
+// It talks to the ROM loader only: an NVS partition is tens of KiB, so no flasher stub is
+// uploaded. Everything runs over any io.ReadWriter (a serial port from package port, a TCP
+// connection, a pty); timeouts do not depend on the stream supporting deadlines.
+//
+// A write is never reported successful unless the MD5 the chip computes over the written range
+// matches the image. Lost or garbled exchanges are retried; what cannot be retried is returned as
+// one of the sentinel errors (ErrNoSync, ErrWrongBootMode, ErrMD5Mismatch, ErrDisconnected, ...)
+// with a message that says what to do.
+package esploader

@@ -1,0 +1,52 @@
+package esploader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	// ErrTimeout: no matching reply arrived in time.
+	ErrTimeout = errors.New("no reply from the chip in time")
+	// ErrBadReply: a reply frame could not be parsed.
+	ErrBadReply = errors.New("malformed reply")
+	// ErrDisconnected: the stream ended or failed (cable pulled, port closed, simulator gone).
+	ErrDisconnected = errors.New("the connection to the chip was lost; check the cable and the port, then run the command again")
+	// ErrNoSync: the chip never answered SYNC.
+	ErrNoSync = errors.New("the chip did not answer; check the port, put it in download mode (hold BOOT/IO0 while pressing RESET/EN) and try again")
+	// ErrWrongBootMode: the chip printed a boot log showing it did not enter download mode.
+	ErrWrongBootMode = errors.New("the chip is not in download mode")
+	// ErrUnknownChip: the chip's id or magic value is not one nvskit knows.
+	ErrUnknownChip = errors.New("unknown chip")
+	// ErrMD5Mismatch: the flash content after a write differs from the data sent.
+	ErrMD5Mismatch = errors.New("flash verification failed: the MD5 of the flash does not match the image")
+	// ErrUnaligned: a flash offset or size is not aligned to a 4 KiB sector.
+	ErrUnaligned = errors.New("not aligned to a 4 KiB flash sector")
+	// ErrSecureDownload: the chip is in Secure Download Mode, which refuses reads and verification.
+	ErrSecureDownload = errors.New("the chip is in Secure Download Mode: reading and MD5 verification are not available")
+)
+
+// ConnectError is a failed connection attempt, with the text the chip printed while it was reset.
+type ConnectError struct {
+	Err     error  // ErrNoSync, ErrWrongBootMode or ErrDisconnected
+	BootLog string // bytes seen outside SLIP frames, as text
+	// BootMode is the "boot:0x.. (...)" part of the log, when present.
+	BootMode string
+}
+
+func (e *ConnectError) Error() string {
+	var b strings.Builder
+	if e.Err == ErrWrongBootMode {
+		fmt.Fprintf(&b, "%v: it booted with %s; hold BOOT (IO0) low while it resets, or check the DTR/RTS auto-reset wiring", e.Err, e.BootMode)
+	} else {
+		b.WriteString(e.Err.Error())
+	}
+	if log := strings.TrimSpace(e.BootLog); log != "" {
+		fmt.Fprintf(&b, "\nboot log:\n%s", log)
+	}
+	return b.String()
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }

@@ -1,0 +1,570 @@
+package esploader
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"time"
+)
+
+// Options configure Connect. The zero value resets the chip automatically (when Lines is set),
+// tries 7 times and uses esptool's timeouts.
+type Options struct {
+	// Lines drives DTR/RTS for the reset sequences; nil means the chip cannot be reset
+	// (a TCP socket, a pty) and must already be in download mode.
+	Lines Lines
+	// Reset selects the reset sequence.
+	Reset ResetMode
+	// USBJTAG says the port is the chip's USB-Serial/JTAG peripheral (USB VID 0x303A, PID 0x1001).
+	USBJTAG bool
+	// Attempts is the number of reset-and-sync attempts (default 7).
+	Attempts int
+	// SyncTimeout bounds one SYNC exchange (default 100 ms).
+	SyncTimeout time.Duration
+	// Timeout bounds a simple command (default 3 s). Erase, write and MD5 timeouts grow with the size.
+	Timeout time.Duration
+	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
+	Retries int
+
+	sleep func(time.Duration) // replaced by tests
+}
+
+// Loader is a connection to a chip's ROM loader.
+type Loader struct {
+	c         *conn
+	rw        io.ReadWriter
+	opts      Options
+	chip      Chip
+	sec       *SecurityInfo
+	reset     resetter
+	attached  bool
+	flashSize int
+	bootLog   []byte
+	retries   int
+}
+
+// SecurityInfo is the GET_SECURITY_INFO reply (ESP32-S2 and later).
+type SecurityInfo struct {
+	Flags         uint32
+	FlashCryptCnt uint8
+	KeyPurposes   [7]uint8
+	ChipID        uint32 // 0 when the reply is the 12-byte form (ESP32-S2)
+	APIVersion    uint32
+	HasChipID     bool
+}
+
+// Security flag bits in SecurityInfo.Flags.
+const (
+	SecureBootEnabled       = 1 << 0
+	SecureDownloadEnabled   = 1 << 2
+	SoftDisabledJTAG        = 1 << 6
+	HardDisabledJTAG        = 1 << 7
+	USBDisabled             = 1 << 8
+	DownloadDCacheDisabled  = 1 << 9
+	DownloadICacheDisabled  = 1 << 10
+	secureBootAggressRevoke = 1 << 1
+)
+
+// FlashEncryption reports whether flash encryption is on: an odd number of bits set in
+// the FLASH_CRYPT_CNT (SPI_BOOT_CRYPT_CNT) eFuse.
+func (s SecurityInfo) FlashEncryption() bool {
+	n := 0
+	for v := s.FlashCryptCnt; v != 0; v &= v - 1 {
+		n++
+	}
+	return n%2 == 1
+}
+
+// SecureBoot reports whether secure boot is on.
+func (s SecurityInfo) SecureBoot() bool { return s.Flags&SecureBootEnabled != 0 }
+
+// SecureDownload reports whether Secure Download Mode is on.
+func (s SecurityInfo) SecureDownload() bool { return s.Flags&SecureDownloadEnabled != 0 }
+
+func (o *Options) fill() {
+	if o.Attempts <= 0 {
+		o.Attempts = 7
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 100 * time.Millisecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	if o.Retries <= 0 {
+		o.Retries = 3
+	}
+	if o.sleep == nil {
+		o.sleep = time.Sleep
+	}
+}
+
+var bootModeRE = regexp.MustCompile(`boot:0x[0-9a-fA-F]+ \([^)]*\)`)
+
+// Connect resets the chip into download mode (if it can), synchronises with its ROM loader and
+// detects the chip. rw is any byte stream: a serial port, a TCP connection, a pty. If rw
+// implements Lines (or opts.Lines is set) the reset sequences use it.
+func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
+	opts.fill()
+	if opts.Lines == nil {
+		if l, ok := rw.(Lines); ok {
+			opts.Lines = l
+		}
+	}
+	l := &Loader{c: newConn(rw), rw: rw, opts: opts}
+	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
+	if err := l.sync(); err != nil {
+		return nil, err
+	}
+	if err := l.detect(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Loader) sync() error {
+	var lastErr error = ErrNoSync
+	var log []byte
+	for a := 0; a < l.opts.Attempts; a++ {
+		l.c.dec.ResetLog()
+		l.reset.plan(l.opts.Reset, l.opts.USBJTAG, a)()
+		for try := 0; try < 5; try++ {
+			r, err := l.c.command(CmdSync, syncData(), 0, l.opts.SyncTimeout)
+			log = append(log, l.c.dec.Log()...)
+			l.c.dec.ResetLog()
+			if errors.Is(err, ErrDisconnected) {
+				return &ConnectError{Err: ErrDisconnected, BootLog: string(log)}
+			}
+			if err == nil {
+				if _, err = r.Status(0); err == nil {
+					// The ROM answers one SYNC with several replies; let them arrive and drop them.
+					l.c.flush(50 * time.Millisecond)
+					l.bootLog = log
+					return nil
+				}
+			}
+			lastErr = err
+			l.opts.sleep(50 * time.Millisecond)
+		}
+		if len(log) > maxLog {
+			log = log[len(log)-maxLog:]
+		}
+	}
+	_ = lastErr
+	ce := &ConnectError{Err: ErrNoSync, BootLog: string(log)}
+	if m := bootModeRE.FindAllString(string(log), -1); len(m) > 0 {
+		last := m[len(m)-1]
+		if !bytes.Contains([]byte(last), []byte("waiting")) && !bytes.Contains([]byte(last), []byte("DOWNLOAD")) {
+			ce.Err, ce.BootMode = ErrWrongBootMode, last
+		}
+	}
+	return ce
+}
+
+// retriable reports whether a command can be sent again after err.
+func retriable(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		// A garbled request is refused as invalid or with a checksum error.
+		return se.Code == CodeInvalidMessage || se.Code == CodeChecksum
+	}
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrBadReply)
+}
+
+// do sends a command, checks its status and returns its payload, retrying lost or garbled
+// exchanges. With payloadLen < 0 the caller checks the status itself.
+func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, timeout time.Duration) (Response, []byte, error) {
+	var err error
+	for try := 0; try <= l.opts.Retries; try++ {
+		var r Response
+		r, err = l.c.command(cmd, data, checksum, timeout)
+		if err == nil && payloadLen < 0 {
+			return r, nil, nil
+		}
+		if err == nil {
+			var p []byte
+			p, err = r.Status(payloadLen)
+			if err == nil {
+				return r, p, nil
+			}
+		}
+		if !retriable(err) {
+			return Response{}, nil, err
+		}
+		var se *StatusError
+		if errors.As(err, &se) && se.Unsupported() && cmd != CmdFlashDeflData && cmd != CmdFlashData {
+			return Response{}, nil, err
+		}
+		l.retries++
+		l.c.flush(20 * time.Millisecond)
+	}
+	return Response{}, nil, err
+}
+
+func (l *Loader) detect() error {
+	// GET_SECURITY_INFO: try the 20-byte form, fall back to 12 bytes.
+	r, _, err := l.do(CmdGetSecurityInfo, nil, 0, -1, l.opts.Timeout)
+	if err == nil {
+		var p []byte
+		if len(r.Data) >= 24 {
+			p, err = r.Status(20)
+		} else {
+			p, err = r.Status(12)
+		}
+		if err == nil {
+			si := SecurityInfo{Flags: binary.LittleEndian.Uint32(p), FlashCryptCnt: p[4]}
+			copy(si.KeyPurposes[:], p[5:12])
+			if len(p) >= 20 {
+				si.ChipID, si.APIVersion, si.HasChipID = binary.LittleEndian.Uint32(p[12:]), binary.LittleEndian.Uint32(p[16:]), true
+			}
+			l.sec = &si
+			if si.HasChipID {
+				c, ok := chipByID(si.ChipID)
+				if !ok {
+					return fmt.Errorf("%w: chip id %d in the security info", ErrUnknownChip, si.ChipID)
+				}
+				l.chip = c
+				return nil
+			}
+		}
+	} else if errors.Is(err, ErrDisconnected) {
+		return err
+	}
+	// An unsupported command may be answered several times: let the replies drain.
+	l.c.flush(100 * time.Millisecond)
+	v, err := l.ReadReg(MagicReg)
+	if err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Unsupported() && l.sec != nil {
+			l.chip, _ = ChipByName("ESP32-S2")
+			return nil
+		}
+		return fmt.Errorf("detecting the chip: %w", err)
+	}
+	c, ok := chipByMagic(v)
+	if !ok {
+		return fmt.Errorf("%w: magic value 0x%08X", ErrUnknownChip, v)
+	}
+	l.chip = c
+	return nil
+}
+
+// Chip returns the detected chip.
+func (l *Loader) Chip() Chip { return l.chip }
+
+// SecurityInfo returns the chip's security state, if its ROM reports one (ESP32-S2 and later).
+func (l *Loader) SecurityInfo() (SecurityInfo, bool) {
+	if l.sec == nil {
+		return SecurityInfo{}, false
+	}
+	return *l.sec, true
+}
+
+// WireBytes returns the bytes written to and read from the stream so far.
+func (l *Loader) WireBytes() (out, in int64) { return l.c.out.Load(), l.c.inN.Load() }
+
+// BootLog returns the text the chip printed outside SLIP frames while connecting and since,
+// up to the last call.
+func (l *Loader) BootLog() string {
+	s := string(l.bootLog) + string(l.c.dec.Log())
+	l.bootLog = nil
+	l.c.dec.ResetLog()
+	return s
+}
+
+// esp32EfuseBlk0Word0 holds the ESP32's FLASH_CRYPT_CNT in bits 20..26.
+const esp32EfuseBlk0Word0 = 0x3FF5A000
+
+// FlashEncryption reports whether flash encryption is on: from the security info on chips that
+// report it, from the FLASH_CRYPT_CNT eFuse on the ESP32. An odd number of set bits means on.
+func (l *Loader) FlashEncryption() (bool, error) {
+	if l.sec != nil {
+		return l.sec.FlashEncryption(), nil
+	}
+	if l.chip.Name != "ESP32" {
+		return false, fmt.Errorf("the %s did not report its security state", l.chip.Name)
+	}
+	v, err := l.ReadReg(esp32EfuseBlk0Word0)
+	if err != nil {
+		return false, fmt.Errorf("reading the FLASH_CRYPT_CNT eFuse: %w", err)
+	}
+	return SecurityInfo{FlashCryptCnt: uint8(v >> 20 & 0x7F)}.FlashEncryption(), nil
+}
+
+// HardReset pulses EN (RTS) so the chip leaves the loader and runs its application. It does
+// nothing on a port without modem lines.
+func (l *Loader) HardReset() {
+	l.reset.hard(l.opts.USBJTAG)
+}
+
+// ReadReg reads a 32-bit register.
+func (l *Loader) ReadReg(addr uint32) (uint32, error) {
+	r, _, err := l.do(CmdReadReg, words(addr), 0, 0, l.opts.Timeout)
+	if err != nil {
+		return 0, err
+	}
+	return r.Value, nil
+}
+
+// WriteReg writes a 32-bit register (mask 0xFFFFFFFF, no delay).
+func (l *Loader) WriteReg(addr, value uint32) error {
+	_, _, err := l.do(CmdWriteReg, words(addr, value, 0xFFFFFFFF, 0), 0, 0, l.opts.Timeout)
+	return err
+}
+
+// MAC reads the chip's base MAC address from eFuse.
+func (l *Loader) MAC() (net.HardwareAddr, error) {
+	var hi, lo uint32
+	var err error
+	if l.chip.Name == "ESP32" {
+		if hi, err = l.ReadReg(esp32EfuseMAC2); err == nil {
+			lo, err = l.ReadReg(esp32EfuseMAC1)
+		}
+	} else {
+		if lo, err = l.ReadReg(l.chip.MACReg); err == nil {
+			hi, err = l.ReadReg(l.chip.MACReg + 4)
+		}
+		hi &= 0xFFFF
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the MAC: %w", err)
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:], hi)
+	binary.BigEndian.PutUint32(b[4:], lo)
+	return net.HardwareAddr(b[2:8]), nil
+}
+
+// FlashID reads the flash chip's JEDEC id (manufacturer, type, capacity) through the SPI
+// controller's user-command registers.
+func (l *Loader) FlashID() (uint32, error) {
+	c := l.chip
+	base := c.SPIBase
+	if err := l.attach(); err != nil {
+		return 0, err
+	}
+	oldUsr, err := l.ReadReg(base + c.SPIUsr)
+	if err != nil {
+		return 0, err
+	}
+	oldUsr2, err := l.ReadReg(base + c.SPIUsr2)
+	if err != nil {
+		return 0, err
+	}
+	const (
+		usrCommand = 1 << 31
+		usrMISO    = 1 << 28
+		cmdUSR     = 1 << 18
+	)
+	steps := [][2]uint32{
+		{base + c.SPIMISODLen, 24 - 1},
+		{base + c.SPIUsr, usrCommand | usrMISO},
+		{base + c.SPIUsr2, 7<<28 | 0x9F},
+		{base + c.SPIW0, 0},
+		{base, cmdUSR},
+	}
+	for _, s := range steps {
+		if err := l.WriteReg(s[0], s[1]); err != nil {
+			return 0, err
+		}
+	}
+	for i := 0; ; i++ {
+		v, err := l.ReadReg(base)
+		if err != nil {
+			return 0, err
+		}
+		if v&cmdUSR == 0 {
+			break
+		}
+		if i == 10 {
+			return 0, errors.New("the SPI flash command did not complete")
+		}
+	}
+	id, err := l.ReadReg(base + c.SPIW0)
+	if err != nil {
+		return 0, err
+	}
+	_ = l.WriteReg(base+c.SPIUsr, oldUsr)
+	_ = l.WriteReg(base+c.SPIUsr2, oldUsr2)
+	return id & 0xFFFFFF, nil
+}
+
+// DetectFlashSize reads the JEDEC id and returns the flash size it names, 0 if unknown.
+func (l *Loader) DetectFlashSize() (int, error) {
+	id, err := l.FlashID()
+	if err != nil {
+		return 0, err
+	}
+	capb := id >> 16 & 0xFF
+	if capb < 0x12 || capb > 0x1A {
+		return 0, nil
+	}
+	return 1 << capb, nil
+}
+
+// SetFlashSize sets the flash size sent with SPI_SET_PARAMS (default: detected, else 4 MiB).
+func (l *Loader) SetFlashSize(n int) { l.flashSize = n; l.attached = false }
+
+// attach runs SPI_ATTACH and SPI_SET_PARAMS once per session.
+func (l *Loader) attach() error {
+	if l.attached {
+		return nil
+	}
+	// SPI_ATTACH: config word 0 (default pins) plus the 4 zero bytes ROM loaders expect.
+	if _, _, err := l.do(CmdSPIAttach, words(0, 0), 0, 0, l.opts.Timeout); err != nil {
+		return fmt.Errorf("attaching the SPI flash: %w", err)
+	}
+	l.attached = true
+	size := l.flashSize
+	if size == 0 {
+		if n, err := l.DetectFlashSize(); err == nil && n > 0 {
+			size = n
+		} else {
+			size = 4 << 20
+		}
+		l.flashSize = size
+	}
+	if _, _, err := l.do(CmdSPISetParams, words(0, uint32(size), 64<<10, 4<<10, 256, 0xFFFF), 0, 0, l.opts.Timeout); err != nil {
+		l.attached = false
+		return fmt.Errorf("setting the SPI flash parameters: %w", err)
+	}
+	return nil
+}
+
+// FlashSize returns the flash size used for SPI_SET_PARAMS, detecting it if needed.
+func (l *Loader) FlashSize() (int, error) {
+	if err := l.attach(); err != nil {
+		return 0, err
+	}
+	return l.flashSize, nil
+}
+
+// ChangeBaud asks the ROM to switch to baud, then switches the host side if the stream
+// implements SetBaudRate(int) error.
+func (l *Loader) ChangeBaud(baud int) error {
+	rom := uint32(baud)
+	if l.chip.Name == "ESP32" {
+		// The ESP32 ROM derives its UART clock from a drifting estimate of the crystal; scale
+		// the request the way the ROM will mis-scale it.
+		if cal, err := l.ReadReg(esp32RTCCaliCfg1); err == nil {
+			if w4, err := l.ReadReg(esp32EfuseWord4); err == nil {
+				f := float64(cal>>7&0x1FFFFFF) * 15625 * float64(w4&0xFF) / 40
+				if f > 20e6 && f < 50e6 {
+					valid := 26e6
+					if f > 33e6 {
+						valid = 40e6
+					}
+					rom = uint32(float64(baud) * f / valid)
+				}
+			}
+		}
+	}
+	if _, _, err := l.do(CmdChangeBaudrate, words(rom, 0), 0, 0, l.opts.Timeout); err != nil {
+		return err
+	}
+	if s, ok := l.rw.(interface{ SetBaudRate(int) error }); ok {
+		if err := s.SetBaudRate(baud); err != nil {
+			return fmt.Errorf("switching the port to %d baud: %w", baud, err)
+		}
+	}
+	l.c.flush(50 * time.Millisecond)
+	return nil
+}
+
+// sizeTimeout scales a timeout with a size: perMB seconds per MiB, at least the default.
+func (l *Loader) sizeTimeout(perMB float64, n int) time.Duration {
+	t := time.Duration(perMB * float64(n) / (1 << 20) * float64(time.Second))
+	if t < l.opts.Timeout {
+		t = l.opts.Timeout
+	}
+	return t
+}
+
+// FlashMD5 returns the MD5 of size bytes of flash at offset, computed by the chip.
+func (l *Loader) FlashMD5(offset uint32, size int) ([16]byte, error) {
+	var sum [16]byte
+	if err := l.attach(); err != nil {
+		return sum, err
+	}
+	if l.sec != nil && l.sec.SecureDownload() {
+		return sum, ErrSecureDownload
+	}
+	r, _, err := l.do(CmdSPIFlashMD5, words(offset, uint32(size), 0, 0), 0, -1, l.sizeTimeout(8, size))
+	if err != nil {
+		return sum, err
+	}
+	if len(r.Data) < 18 {
+		if _, err := r.Status(0); err != nil {
+			return sum, err
+		}
+		return sum, fmt.Errorf("%w: MD5 reply of %d bytes", ErrBadReply, len(r.Data))
+	}
+	// The ROM sends 32 hex characters, a stub 16 raw bytes.
+	if p, err := r.Status(32); err == nil {
+		if _, err := hex.Decode(sum[:], p); err != nil {
+			return sum, fmt.Errorf("%w: MD5 reply %q is not hex", ErrBadReply, p)
+		}
+		return sum, nil
+	}
+	p, err := r.Status(16)
+	if err != nil {
+		return sum, err
+	}
+	copy(sum[:], p)
+	return sum, nil
+}
+
+// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip.
+// progress, if not nil, is called with the bytes read so far.
+func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total int)) ([]byte, error) {
+	if err := l.attach(); err != nil {
+		return nil, err
+	}
+	if l.sec != nil && l.sec.SecureDownload() {
+		return nil, ErrSecureDownload
+	}
+	out := make([]byte, 0, size)
+	for len(out) < size {
+		n := min(64, size-len(out))
+		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(n)), 0, 64, l.opts.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("reading flash at 0x%X: %w", offset+uint32(len(out)), err)
+		}
+		out = append(out, p[:n]...)
+		if progress != nil {
+			progress(len(out), size)
+		}
+	}
+	return out, nil
+}
+
+// EraseRegion erases size bytes at offset (both multiples of 4 KiB). The ROM has no erase
+// command: FLASH_BEGIN with no blocks erases the range, as esptool --no-stub erase-region does.
+func (l *Loader) EraseRegion(offset uint32, size int) error {
+	if offset%0x1000 != 0 || size%0x1000 != 0 {
+		return fmt.Errorf("erase 0x%X+0x%X: %w", offset, size, ErrUnaligned)
+	}
+	if err := l.attach(); err != nil {
+		return err
+	}
+	_, _, err := l.do(CmdFlashBegin, l.beginWords(uint32(size), 0, romBlock, offset), 0, 0, l.sizeTimeout(30, size))
+	if err != nil {
+		return fmt.Errorf("erasing 0x%X+0x%X: %w", offset, size, err)
+	}
+	return nil
+}
+
+// romBlock is the ROM loader's flash block size.
+const romBlock = 0x400
+
+func (l *Loader) beginWords(size, blocks, block, offset uint32) []byte {
+	if l.chip.BeginWords == 5 {
+		return words(size, blocks, block, offset, 0)
+	}
+	return words(size, blocks, block, offset)
+}

@@ -1,0 +1,162 @@
+package esploader
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/md5"
+	"errors"
+	"fmt"
+)
+
+// WriteOptions tune WriteFlash.
+type WriteOptions struct {
+	// Level is the zlib level (1..9). 0 picks, among levels 6..9, the stream that is smallest
+	// on the wire (compressed size plus SLIP escapes).
+	Level int
+	// KeepTrailingFF sends the image's trailing 0xFF bytes too. By default they are left out of
+	// the compressed stream: FLASH_DEFL_BEGIN erases the whole range first, so they are 0xFF
+	// already, and the MD5 check covers the whole range either way.
+	KeepTrailingFF bool
+	// Attempts is how many times the whole write is tried when a block cannot be delivered or
+	// the MD5 does not match (default 2).
+	Attempts int
+	// Progress, if not nil, is called with the image bytes written so far and the total.
+	Progress func(done, total int)
+}
+
+// WriteResult describes a finished write.
+type WriteResult struct {
+	Size       int      // image bytes
+	Compressed int      // zlib stream bytes
+	Blocks     int      // FLASH_DEFL_DATA packets
+	Attempts   int      // whole-write attempts used
+	Retries    int      // commands sent again because a reply was lost or garbled
+	MD5        [16]byte // verified MD5 of the image
+	WireOut    int64    // bytes sent for the write and its verification
+	WireIn     int64    // bytes received for the write and its verification
+}
+
+// Compress returns data as one zlib stream at the given level (0: the choice WriteFlash makes).
+func Compress(data []byte, level int) []byte {
+	if level != 0 {
+		return zlibLevel(data, level)
+	}
+	var best []byte
+	bestCost := -1
+	for lv := 6; lv <= 9; lv++ {
+		z := zlibLevel(data, lv)
+		cost := len(z) + bytes.Count(z, []byte{slipEnd}) + bytes.Count(z, []byte{slipEsc})
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = z, cost
+		}
+	}
+	return best
+}
+
+func zlibLevel(data []byte, level int) []byte {
+	var b bytes.Buffer
+	w, err := zlib.NewWriterLevel(&b, level)
+	if err != nil {
+		w, _ = zlib.NewWriterLevel(&b, zlib.BestCompression)
+	}
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+// WriteFlash writes data at offset (a multiple of 4 KiB) with FLASH_DEFL_BEGIN/DATA and then
+// checks the chip's MD5 of the range. It never returns a nil error unless the MD5 matched.
+// It does not send FLASH_DEFL_END, which would make a ROM loader leave download mode.
+func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (res WriteResult, err error) {
+	res = WriteResult{Size: len(data), MD5: md5.Sum(data)}
+	if offset%0x1000 != 0 {
+		return res, fmt.Errorf("write at 0x%X: %w", offset, ErrUnaligned)
+	}
+	if len(data) == 0 {
+		return res, errors.New("nothing to write: the image is empty")
+	}
+	if l.sec != nil && l.sec.SecureDownload() {
+		return res, ErrSecureDownload
+	}
+	if err := l.attach(); err != nil {
+		return res, err
+	}
+	if opt.Attempts <= 0 {
+		opt.Attempts = 2
+	}
+	out0, in0 := l.WireBytes()
+	r0 := l.retries
+	defer func() {
+		o, i := l.WireBytes()
+		res.WireOut, res.WireIn = o-out0, i-in0
+		res.Retries = l.retries - r0
+	}()
+	send := data
+	if !opt.KeepTrailingFF {
+		n := len(send)
+		for n > 0 && send[n-1] == 0xFF {
+			n--
+		}
+		send = send[:n]
+	}
+	z := Compress(send, opt.Level)
+	res.Compressed = len(z)
+	for a := 1; a <= opt.Attempts; a++ {
+		res.Attempts = a
+		if err = l.writeOnce(offset, len(data), send, z, &res, opt.Progress); err != nil {
+			if errors.Is(err, ErrDisconnected) {
+				return res, err
+			}
+			err = fmt.Errorf("%w; the serial link is unreliable: try a lower --baud, a shorter cable or another USB port", err)
+			continue
+		}
+		var sum [16]byte
+		sum, err = l.FlashMD5(offset, len(data))
+		if err != nil {
+			if errors.Is(err, ErrDisconnected) {
+				return res, err
+			}
+			continue
+		}
+		if sum == res.MD5 {
+			return res, nil
+		}
+		err = fmt.Errorf("%w at 0x%X (flash %x, image %x); run the command again, and if it keeps failing check the power supply and the flash chip", ErrMD5Mismatch, offset, sum, res.MD5)
+		// Send everything next time, in case the tail was not erased.
+		if len(send) != len(data) {
+			send = data
+			z = Compress(send, opt.Level)
+			res.Compressed = len(z)
+		}
+	}
+	return res, err
+}
+
+func (l *Loader) writeOnce(offset uint32, size int, raw, z []byte, res *WriteResult, progress func(int, int)) error {
+	blocks := (len(z) + romBlock - 1) / romBlock
+	res.Blocks = blocks
+	// The ROM wants the erase size rounded up to its block size.
+	erase := (size + romBlock - 1) / romBlock * romBlock
+	if _, _, err := l.do(CmdFlashDeflBegin, l.beginWords(uint32(erase), uint32(blocks), romBlock, offset), 0, 0, l.sizeTimeout(30, erase)); err != nil {
+		return fmt.Errorf("starting the write at 0x%X: %w", offset, err)
+	}
+	if progress != nil {
+		progress(0, size)
+	}
+	perBlock := 0
+	if blocks > 0 {
+		perBlock = (len(raw) + blocks - 1) / blocks
+	}
+	for seq := 0; seq < blocks; seq++ {
+		chunk := z[seq*romBlock : min(len(z), (seq+1)*romBlock)]
+		pkt := append(words(uint32(len(chunk)), uint32(seq), 0, 0), chunk...)
+		// Allow for the uncompressed bytes this block may expand to.
+		if _, _, err := l.do(CmdFlashDeflData, pkt, Checksum(chunk), 0, l.sizeTimeout(40, max(perBlock, romBlock))); err != nil {
+			return fmt.Errorf("writing block %d of %d at 0x%X: %w", seq+1, blocks, offset, err)
+		}
+		if progress != nil {
+			progress(min(size, (seq+1)*size/blocks), size)
+		}
+	}
+	return nil
+}

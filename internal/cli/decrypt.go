@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nvskit/nvskit/internal/fsutil"
+	"github.com/nvskit/nvskit/nvs"
+)
+
+func newDecryptCmd(env *Env) *cobra.Command {
+	var outdir string
+	c := &cobra.Command{
+		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
+		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
+		Long: `Decrypt an encrypted NVS partition image with the keys of an nvs_keys partition
+image. Wrong keys are detected (the entry CRCs fail after decryption): then
+nothing is written and the exit status is non-zero.`,
+		Args: cobra.ExactArgs(3),
+		RunE: func(c *cobra.Command, args []string) error {
+			in, keysPath := args[0], args[1]
+			out := outPath(env, outdir, args[2])
+			if err := fsutil.CheckNotInput(out, env.Path(in), env.Path(keysPath)); err != nil {
+				return err
+			}
+			img, err := os.ReadFile(env.Path(in))
+			if err != nil {
+				return err
+			}
+			if len(img)%nvs.PageSize != 0 || len(img) == 0 {
+				return fmt.Errorf("%s is %d bytes; an NVS image is a whole number of 4096-byte pages", in, len(img))
+			}
+			keys, err := loadKeysPartition(env, keysPath)
+			if err != nil {
+				return err
+			}
+			plain, err := nvs.Decrypt(img, keys)
+			if errors.Is(err, nvs.ErrWrongKeys) {
+				return fmt.Errorf("%s: %w; was it encrypted with %s?", in, err, keysPath)
+			}
+			if err != nil {
+				return err
+			}
+			if err := fsutil.WriteFile(out, plain, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "Created decrypted image: %s\n", out)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&outdir, "outdir", "", "directory for OUTPUT.bin (default: the current directory)")
+	return c
+}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nvskit/nvskit/esploader/loadersim"
+)
+
+// simPort serves a simulator on 127.0.0.1 and returns its socket:// port name. A new flash gets
+// the default partition table unless blank.
+func simPort(t *testing.T, cfg loadersim.Config, blank bool) (string, *loadersim.Sim) {
+	t.Helper()
+	if cfg.FlashSize == 0 {
+		cfg.FlashSize = 2 << 20
+	}
+	sim, err := loadersim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !blank {
+		sim.SetFlash(0x8000, defaultTable())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { sim.ServeListener(ln); close(done) }()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return "socket://" + ln.Addr().String(), sim
+}
+
+func goldenImage(t *testing.T) []byte {
+	return mustRead(t, filepath.Join("..", "..", "testdata", "golden", "nvs-gen", "seed_certs_0x6000", "expected.bin"))
+}
+
+func TestFlashReadErase(t *testing.T) {
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32"}, false)
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+
+	code, out, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	if code != 0 || !strings.Contains(out, "verified") {
+		t.Fatalf("flash: %d %s %s", code, out, stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x9000:0xF000], img) {
+		t.Fatal("flash content differs")
+	}
+	if code, out, stderr = runIn(t, dir, "read", "--port", p, "--partition", "nvs", "-o", "back/nvs.bin"); code != 0 {
+		t.Fatalf("read: %d %s %s", code, out, stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "back", "nvs.bin")), img) {
+		t.Fatal("read-back differs")
+	}
+	if code, _, stderr = runIn(t, dir, "read", "--port", p, "--offset", "0x9000", "--size", "100", "-o", "part.bin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "part.bin")), img[:100]) {
+		t.Fatal("offset read differs")
+	}
+	if code, _, stderr = runIn(t, dir, "erase", "--port", p, "--partition", "nvs"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x9000:0xF000], bytes.Repeat([]byte{0xFF}, 0x6000)) {
+		t.Fatal("not erased")
+	}
+}
+
+func TestFlashWithTableFile(t *testing.T) {
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32c3"}, true)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "partitions.csv"), []byte("# Name, Type, SubType, Offset, Size\nnvs,data,nvs,0x9000,0x6000\nfactory,app,factory,0x10000,1M\nstore,data,nvs,,0x6000\n"), 0o644)
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	code, out, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "store", "--partition-table", "partitions.csv", "--baud", "921600")
+	if code != 0 {
+		t.Fatalf("%d %s %s", code, out, stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x110000:0x116000], img) {
+		t.Fatal("not written at store's offset 0x110000")
+	}
+	// A blank device has no table to find a partition in.
+	code, _, stderr = runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	if code != 1 || !strings.Contains(stderr, "no partition table at 0x8000") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nope", "--partition-table", "partitions.csv")
+	if code != 1 || !strings.Contains(stderr, "store") {
+		t.Fatalf("unknown partition: %d %s", code, stderr)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	os.WriteFile(filepath.Join(dir, "big.bin"), make([]byte, 0x7000), 0o644)
+	cases := []struct {
+		name string
+		cfg  loadersim.Config
+		args []string
+		want string
+	}{
+		{"image larger than the partition", loadersim.Config{}, []string{"flash", "big.bin", "--partition", "nvs"}, "larger than"},
+		{"bootloader", loadersim.Config{}, []string{"flash", "nvs.bin", "--offset", "0x1000"}, "bootloader"},
+		{"partition table", loadersim.Config{}, []string{"flash", "nvs.bin", "--offset", "0x8000"}, "partition table"},
+		{"app partition", loadersim.Config{}, []string{"flash", "nvs.bin", "--offset", "0x10000"}, "app partition"},
+		{"app partition tail", loadersim.Config{}, []string{"flash", "big.bin", "--offset", "0xA000"}, "app partition"},
+		{"erase app", loadersim.Config{}, []string{"erase", "--partition", "factory"}, "app partition"},
+		{"erase under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
+		{"erase under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, sim := simPort(t, c.cfg, false)
+			before := sim.Flash()
+			args := append(c.args, "--port", p)
+			code, _, stderr := runIn(t, dir, args...)
+			if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "--force") {
+				t.Fatalf("%d %s", code, stderr)
+			}
+			if !bytes.Equal(before, sim.Flash()) {
+				t.Fatal("flash changed on a refusal")
+			}
+			if code, _, stderr = runIn(t, dir, append(args, "--force")...); code != 0 {
+				t.Fatalf("with --force: %d %s", code, stderr)
+			}
+		})
+	}
+}
+
+func TestDeviceInfo(t *testing.T) {
+	p, _ := simPort(t, loadersim.Config{Chip: "esp32s3", FlashEncryption: true, MAC: net.HardwareAddr{1, 2, 3, 4, 5, 6}}, false)
+	code, out, stderr := runIn(t, "", "device", "info", "--port", p, "--json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var info deviceInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Chip != "ESP32-S3" || info.MAC != "01:02:03:04:05:06" || info.FlashSize != 2<<20 || info.FlashEncryption == nil || !*info.FlashEncryption {
+		t.Fatalf("%+v", info)
+	}
+	p, _ = simPort(t, loadersim.Config{Chip: "esp32"}, false)
+	code, out, stderr = runIn(t, "", "device", "info", "--port", p)
+	if code != 0 || !strings.Contains(out, "Chip:        ESP32\n") || !strings.Contains(out, "Encryption:  off") {
+		t.Fatal(out, stderr)
+	}
+}
+
+func TestDeviceErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
+	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"flash", "nvs.bin", "--port", "socket://127.0.0.1:1", "--offset", "0x9000"}, 1, "127.0.0.1:1"},
+		{[]string{"flash", "nvs.bin", "--port", filepath.Join(dir, "ttyUSB7"), "--offset", "0x9000"}, 1, "no such port"},
+		{[]string{"flash", "nvs.bin", "--port", "x", "--offset", "0x9000", "--partition", "nvs"}, 2, "exactly one"},
+		{[]string{"flash", "nvs.bin", "--port", "", "--offset", "0x9000"}, 2, "--port is required"},
+		{[]string{"read", "--port", "x", "--offset", "0x9000"}, 2, "--size"},
+		{[]string{"flash", "nvs.bin", "--port", wrong, "--offset", "0x9000", "--connect-attempts", "1"}, 1, "SPI_FAST_FLASH_BOOT"},
+		{[]string{"simulate", "--listen", "0.0.0.0:0"}, 2, "loopback"},
+		{[]string{"simulate", "--chip", "esp8266"}, 2, "unknown chip"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runIn(t, dir, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: %d %s", c.args, code, stderr)
+		}
+	}
+}
+
+func TestProvision(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32c6"}, false)
+	code, out, stderr := runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs")
+	if code != 0 || !strings.Contains(out, "verified") {
+		t.Fatalf("%d %s %s", code, out, stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x9000:0xF000], mustRead(t, filepath.Join(dir, "expected.bin"))) {
+		t.Fatal("provisioned image differs from the golden one")
+	}
+	// Encrypted: the flash holds what decrypt turns back into the plain image.
+	if code, _, stderr = runIn(t, dir, "generate-key", "--keyfile", "k.bin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--keys", "keys/k.bin", "--save", "enc.bin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "dev.bin"), sim.Flash()[0x9000:0xF000], 0o644)
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "dev.bin")), mustRead(t, filepath.Join(dir, "enc.bin"))) {
+		t.Fatal("flash differs from the saved image")
+	}
+	if code, _, stderr = runIn(t, dir, "decrypt", "dev.bin", "keys/k.bin", "plain.bin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "plain.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
+		t.Fatal("decrypted flash differs from the plain image")
+	}
+	// Not an NVS partition.
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "phy_init"); code != 1 || !strings.Contains(stderr, "not data/nvs") {
+		t.Fatal(code, stderr)
+	}
+}

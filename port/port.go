@@ -1,0 +1,189 @@
+package port
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+	"go.bug.st/serial/enumerator"
+)
+
+// Port is an open connection to a chip: a serial device or a TCP socket.
+type Port interface {
+	io.ReadWriteCloser
+	// Name is the name the port was opened with.
+	Name() string
+	// SetDTR and SetRTS drive the modem control lines; a socket has none and returns ErrNoLines.
+	SetDTR(on bool) error
+	SetRTS(on bool) error
+	// SetBaudRate changes the host side's baud rate (a no-op on a socket).
+	SetBaudRate(baud int) error
+}
+
+// Sentinel errors of Open.
+var (
+	// ErrNotFound: there is no such port.
+	ErrNotFound = errors.New("no such port")
+	// ErrBusy: another program has the port open.
+	ErrBusy = errors.New("the port is in use by another program (a serial monitor, another nvskit or esptool?); close it and try again")
+	// ErrPermission: the user may not open the port.
+	ErrPermission = errors.New("permission denied")
+	// ErrNoLines: the port has no DTR/RTS lines (a socket, a pty), so the chip cannot be reset.
+	ErrNoLines = errors.New("the port has no DTR/RTS lines")
+)
+
+// DefaultBaud is the ROM loader's initial baud rate.
+const DefaultBaud = 115200
+
+// SocketPrefix marks a TCP port name: socket://HOST:PORT.
+const SocketPrefix = "socket://"
+
+// Open opens name: "socket://HOST:PORT" for TCP, otherwise a serial device (COM3,
+// /dev/ttyUSB0) at baud (DefaultBaud if 0), 8N1, no flow control.
+func Open(name string, baud int) (Port, error) {
+	if baud <= 0 {
+		baud = DefaultBaud
+	}
+	if strings.HasPrefix(name, SocketPrefix) {
+		addr := strings.TrimPrefix(name, SocketPrefix)
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return &socket{Conn: c, name: name}, nil
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%w: no port name given (use --port; nvskit ports lists them)", ErrNotFound)
+	}
+	p, err := serial.Open(name, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+	if err != nil {
+		return nil, openError(name, err)
+	}
+	return &serialPort{Port: p, name: name}, nil
+}
+
+func openError(name string, err error) error {
+	var pe *serial.PortError
+	if errors.As(err, &pe) {
+		switch pe.Code() {
+		case serial.PortNotFound:
+			return fmt.Errorf("%s: %w%s", name, ErrNotFound, listHint())
+		case serial.PortBusy:
+			return fmt.Errorf("%s: %w", name, ErrBusy)
+		case serial.PermissionDenied:
+			return permError(name)
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w%s", name, ErrNotFound, listHint())
+	case errors.Is(err, fs.ErrPermission):
+		return permError(name)
+	}
+	return fmt.Errorf("opening %s: %w", name, err)
+}
+
+func permError(name string) error {
+	if runtime.GOOS == "linux" {
+		return fmt.Errorf("%s: %w: add your user to the dialout group (sudo usermod -a -G dialout $USER), then log out and in again", name, ErrPermission)
+	}
+	return fmt.Errorf("%s: %w", name, ErrPermission)
+}
+
+func listHint() string {
+	ps, err := List()
+	if err != nil || len(ps) == 0 {
+		return "; no serial ports found: is the board plugged in (and its USB-serial driver installed)?"
+	}
+	var n []string
+	for _, p := range ps {
+		n = append(n, p.Name)
+	}
+	return "; available: " + strings.Join(n, ", ")
+}
+
+// Info describes a serial port found by List.
+type Info struct {
+	Name    string
+	USB     bool
+	VID     string // USB vendor id, hex, when USB
+	PID     string // USB product id, hex, when USB
+	Serial  string
+	Product string
+}
+
+// USBJTAG reports whether the port is an ESP chip's built-in USB-Serial/JTAG (VID 303A, PID 1001),
+// which needs its own reset sequence.
+func (i Info) USBJTAG() bool {
+	return strings.EqualFold(i.VID, "303a") && strings.EqualFold(i.PID, "1001")
+}
+
+// List returns the serial ports of this machine, sorted by name.
+func List() ([]Info, error) {
+	ds, err := enumerator.GetDetailedPortsList()
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, d := range ds {
+		out = append(out, Info{Name: d.Name, USB: d.IsUSB, VID: d.VID, PID: d.PID, Serial: d.SerialNumber, Product: d.Product})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Lookup returns the Info of the named port, if List finds it.
+func Lookup(name string) (Info, bool) {
+	ps, err := List()
+	if err != nil {
+		return Info{}, false
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Info{}, false
+}
+
+type serialPort struct {
+	serial.Port
+	name string
+}
+
+func (p *serialPort) Name() string { return p.name }
+
+func (p *serialPort) SetBaudRate(baud int) error {
+	return p.Port.SetMode(&serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
+}
+
+func (p *serialPort) SetDTR(on bool) error {
+	if err := p.Port.SetDTR(on); err != nil {
+		return fmt.Errorf("%w (%v)", ErrNoLines, err)
+	}
+	return nil
+}
+
+func (p *serialPort) SetRTS(on bool) error {
+	if err := p.Port.SetRTS(on); err != nil {
+		return fmt.Errorf("%w (%v)", ErrNoLines, err)
+	}
+	return nil
+}
+
+type socket struct {
+	net.Conn
+	name string
+}
+
+func (s *socket) Name() string          { return s.name }
+func (s *socket) SetDTR(bool) error     { return ErrNoLines }
+func (s *socket) SetRTS(bool) error     { return ErrNoLines }
+func (s *socket) SetBaudRate(int) error { return nil }
