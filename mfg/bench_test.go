@@ -111,3 +111,18 @@ var benchJobs = func() int {
 	fmt.Sscan(os.Getenv("NVSKIT_BENCH_JOBS"), &n)
 	return n
 }()
+
+// BenchmarkIssue measures one device certificate: an ECDSA P-256 key pair, signing, and the
+// check of the new signature that crypto/x509 always does.
+func BenchmarkIssue(b *testing.B) {
+	c, k, _ := testCA(b)
+	is, err := NewIssuer(c, k, IssuerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := is.Issue("SN-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
