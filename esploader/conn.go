@@ -19,10 +19,26 @@ type conn struct {
 	frames [][]byte
 	out    atomic.Int64 // bytes written
 	inN    atomic.Int64 // bytes read
+	trace  io.Writer    // if not nil, every frame is logged here
+	start  time.Time
+}
+
+// tracef logs one line of the exchange, with the time since the connection started.
+func (c *conn) tracef(dir string, p []byte) {
+	if c.trace == nil {
+		return
+	}
+	const limit = 48
+	more := ""
+	if len(p) > limit {
+		more = fmt.Sprintf(" ... (%d bytes)", len(p))
+		p = p[:limit]
+	}
+	fmt.Fprintf(c.trace, "%8.3f %s % x%s\n", time.Since(c.start).Seconds(), dir, p, more)
 }
 
 func newConn(rw io.ReadWriter) *conn {
-	c := &conn{w: rw, in: make(chan []byte, 256), done: make(chan struct{})}
+	c := &conn{w: rw, in: make(chan []byte, 256), done: make(chan struct{}), start: time.Now()}
 	go c.pump(rw)
 	return c
 }
@@ -44,7 +60,17 @@ func (c *conn) pump(r io.Reader) {
 
 func (c *conn) feed(p []byte) {
 	c.inN.Add(int64(len(p)))
+	n, first := len(c.dec.Log()), len(c.frames)
 	c.dec.Feed(p, func(f []byte) { c.frames = append(c.frames, f) })
+	if c.trace != nil {
+		// Text first: the chip prints its banner before it answers.
+		if len(c.dec.Log()) > n {
+			fmt.Fprintf(c.trace, "%8.3f < text %q\n", time.Since(c.start).Seconds(), c.dec.Log()[n:])
+		}
+		for _, f := range c.frames[first:] {
+			c.tracef("<", f)
+		}
+	}
 }
 
 // readFrame returns the next frame, waiting at most timeout.
@@ -89,7 +115,9 @@ func (c *conn) readFrame(timeout time.Duration) ([]byte, error) {
 
 // write sends one request.
 func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
-	b := SLIPEncode(EncodeRequest(cmd, data, checksum))
+	req := EncodeRequest(cmd, data, checksum)
+	c.tracef(">", req)
+	b := SLIPEncode(req)
 	n, err := c.w.Write(b)
 	c.out.Add(int64(n))
 	if err != nil {
@@ -100,6 +128,12 @@ func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
 
 // flush drops everything received so far, waiting quiet for the given time first.
 func (c *conn) flush(wait time.Duration) {
+	before := c.inN.Load()
+	defer func() {
+		if n := c.inN.Load() - before; n > 0 && c.trace != nil {
+			fmt.Fprintf(c.trace, "%8.3f < %d bytes dropped\n", time.Since(c.start).Seconds(), n)
+		}
+	}()
 	if wait > 0 {
 		t := time.NewTimer(wait)
 	loop:

@@ -24,6 +24,9 @@ var (
 	ErrMD5Mismatch = errors.New("flash verification failed: the MD5 of the flash does not match the image")
 	// ErrUnaligned: a flash offset or size is not aligned to a 4 KiB sector.
 	ErrUnaligned = errors.New("not aligned to a 4 KiB flash sector")
+	// ErrStubRunning: a flasher stub left running by an earlier esptool session answered instead
+	// of the ROM loader.
+	ErrStubRunning = errors.New("a flasher stub from an earlier session (esptool --after no_reset?) is answering instead of the ROM loader; reset the board (press RESET/EN, or unplug it) and run again")
 	// ErrSecureDownload: the chip is in Secure Download Mode, which refuses reads and verification.
 	ErrSecureDownload = errors.New("the chip is in Secure Download Mode: reading and MD5 verification are not available")
 )
@@ -36,6 +39,7 @@ type ConnectError struct {
 	BootMode string
 }
 
+// Error says what went wrong and what to do, followed by the boot log.
 func (e *ConnectError) Error() string {
 	var b strings.Builder
 	if e.Err == ErrWrongBootMode {
@@ -49,4 +53,5 @@ func (e *ConnectError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the sentinel error.
 func (e *ConnectError) Unwrap() error { return e.Err }

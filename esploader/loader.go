@@ -30,6 +30,9 @@ type Options struct {
 	Timeout time.Duration
 	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
 	Retries int
+	// Trace, if not nil, receives one line per frame sent (>) or received (<), in hex, and the
+	// text the chip prints outside frames: for reporting problems with real hardware.
+	Trace io.Writer
 
 	sleep func(time.Duration) // replaced by tests
 }
@@ -46,6 +49,7 @@ type Loader struct {
 	flashSize int
 	bootLog   []byte
 	retries   int
+	baud      int // the host side's current baud rate
 }
 
 // SecurityInfo is the GET_SECURITY_INFO reply (ESP32-S2 and later).
@@ -116,7 +120,8 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 			opts.Lines = l
 		}
 	}
-	l := &Loader{c: newConn(rw), rw: rw, opts: opts}
+	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
+	l.c.trace = opts.Trace
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err
@@ -124,11 +129,37 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 	if err := l.detect(); err != nil {
 		return nil, err
 	}
+	if opts.USBJTAG && !(l.sec != nil && l.sec.SecureDownload()) {
+		if err := l.disableWatchdogs(); err != nil {
+			return nil, fmt.Errorf("turning off the watchdogs: %w", err)
+		}
+	}
 	return l, nil
 }
 
+// disableWatchdogs turns off the RTC watchdog and lets the super watchdog feed itself, which
+// over USB-Serial/JTAG could otherwise reset the chip in the middle of an operation.
+func (l *Loader) disableWatchdogs() error {
+	w := l.chip.wdt
+	if w == nil {
+		return nil
+	}
+	for _, s := range [][2]uint32{{w.wdtProtect, wdtKey}, {w.wdtConfig0, 0}, {w.wdtProtect, 0}, {w.swdProtect, w.swdKey}} {
+		if err := l.WriteReg(s[0], s[1]); err != nil {
+			return err
+		}
+	}
+	v, err := l.ReadReg(w.swdConf)
+	if err != nil {
+		return err
+	}
+	if err := l.WriteReg(w.swdConf, v|w.swdAutoFeed); err != nil {
+		return err
+	}
+	return l.WriteReg(w.swdProtect, 0)
+}
+
 func (l *Loader) sync() error {
-	var lastErr error = ErrNoSync
 	var log []byte
 	for a := 0; a < l.opts.Attempts; a++ {
 		l.c.dec.ResetLog()
@@ -141,21 +172,23 @@ func (l *Loader) sync() error {
 				return &ConnectError{Err: ErrDisconnected, BootLog: string(log)}
 			}
 			if err == nil {
-				if _, err = r.Status(0); err == nil {
+				if _, err := r.Status(0); err == nil {
 					// The ROM answers one SYNC with several replies; let them arrive and drop them.
 					l.c.flush(50 * time.Millisecond)
 					l.bootLog = log
+					if r.Value != syncValue {
+						// A ROM puts 0x20120707 in its SYNC replies, a stub 0.
+						return &ConnectError{Err: ErrStubRunning, BootLog: string(log)}
+					}
 					return nil
 				}
 			}
-			lastErr = err
 			l.opts.sleep(50 * time.Millisecond)
 		}
 		if len(log) > maxLog {
 			log = log[len(log)-maxLog:]
 		}
 	}
-	_ = lastErr
 	ce := &ConnectError{Err: ErrNoSync, BootLog: string(log)}
 	if m := bootModeRE.FindAllString(string(log), -1); len(m) > 0 {
 		last := m[len(m)-1]
@@ -277,8 +310,16 @@ func (l *Loader) BootLog() string {
 	return s
 }
 
-// esp32EfuseBlk0Word0 holds the ESP32's FLASH_CRYPT_CNT in bits 20..26.
-const esp32EfuseBlk0Word0 = 0x3FF5A000
+// c2UARTClkDiv is the ESP32-C2's UART clock divider register.
+const c2UARTClkDiv = 0x60000014
+
+// ESP32 eFuse block 0 words: word 0 holds FLASH_CRYPT_CNT in bits 20..26, words 3 and 5 the
+// SPI pad configuration of in-package flash.
+const (
+	esp32EfuseBlk0Word0 = 0x3FF5A000
+	esp32EfuseBlk0Word3 = 0x3FF5A00C
+	esp32EfuseBlk0Word5 = 0x3FF5A014
+)
 
 // FlashEncryption reports whether flash encryption is on: from the security info on chips that
 // report it, from the FLASH_CRYPT_CNT eFuse on the ESP32. An odd number of set bits means on.
@@ -415,8 +456,23 @@ func (l *Loader) attach() error {
 	if l.attached {
 		return nil
 	}
-	// SPI_ATTACH: config word 0 (default pins) plus the 4 zero bytes ROM loaders expect.
-	if _, _, err := l.do(CmdSPIAttach, words(0, 0), 0, 0, l.opts.Timeout); err != nil {
+	// SPI_ATTACH: the pin configuration (0: default pins) plus the 4 zero bytes ROM loaders
+	// expect. The ESP32 ROM does not attach in-package flash by itself: take the pins from the
+	// eFuse SPI pad configuration when it is set.
+	var pins uint32
+	if l.chip.Name == "ESP32" && !(l.sec != nil && l.sec.SecureDownload()) {
+		r5, err := l.ReadReg(esp32EfuseBlk0Word5)
+		if err != nil {
+			return fmt.Errorf("reading the SPI pad eFuses: %w", err)
+		}
+		r3, err := l.ReadReg(esp32EfuseBlk0Word3)
+		if err != nil {
+			return fmt.Errorf("reading the SPI pad eFuses: %w", err)
+		}
+		clk, q, d, cs, hd := r5&0x1F, r5>>5&0x1F, r5>>10&0x1F, r5>>15&0x1F, r3>>4&0x1F
+		pins = hd<<24 | cs<<18 | d<<12 | q<<6 | clk
+	}
+	if _, _, err := l.do(CmdSPIAttach, words(pins, 0), 0, 0, l.opts.Timeout); err != nil {
 		return fmt.Errorf("attaching the SPI flash: %w", err)
 	}
 	l.attached = true
@@ -445,7 +501,9 @@ func (l *Loader) FlashSize() (int, error) {
 }
 
 // ChangeBaud asks the ROM to switch to baud, then switches the host side if the stream
-// implements SetBaudRate(int) error.
+// implements SetBaudRate(int) error. It corrects for the ESP32 ROM's crystal estimate and for
+// the ESP32-C2 ROM on a 26 MHz crystal (which assumes 40 MHz), as esptool does; a C2 in Secure
+// Download Mode cannot change its rate, and stays at the current one.
 func (l *Loader) ChangeBaud(baud int) error {
 	rom := uint32(baud)
 	if l.chip.Name == "ESP32" {
@@ -464,9 +522,22 @@ func (l *Loader) ChangeBaud(baud int) error {
 			}
 		}
 	}
+	if l.chip.Name == "ESP32-C2" {
+		if l.sec != nil && l.sec.SecureDownload() {
+			return nil // the C2 cannot change its baud rate in Secure Download Mode: stay
+		}
+		// A C2 with a 26 MHz crystal runs a ROM that assumes 40 MHz. The crystal shows in the
+		// UART clock divider at the current baud rate.
+		if div, err := l.ReadReg(c2UARTClkDiv); err == nil {
+			if est := float64(l.baud) * float64(div&0xFFFFF) / 1e6; est > 20 && est < 33 {
+				rom = uint32(baud * 40 / 26)
+			}
+		}
+	}
 	if _, _, err := l.do(CmdChangeBaudrate, words(rom, 0), 0, 0, l.opts.Timeout); err != nil {
 		return err
 	}
+	l.baud = baud
 	if s, ok := l.rw.(interface{ SetBaudRate(int) error }); ok {
 		if err := s.SetBaudRate(baud); err != nil {
 			return fmt.Errorf("switching the port to %d baud: %w", baud, err)

@@ -176,6 +176,7 @@ var codeText = map[byte]string{
 	0xC7: "inflate error", 0xC8: "not enough data", 0xC9: "too much data", 0xFF: "command not implemented",
 }
 
+// Error describes the failed command and the loader's reason.
 func (e *StatusError) Error() string {
 	t, ok := codeText[e.Code]
 	if !ok {

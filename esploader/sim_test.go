@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", FlashSize: 1 << 20, Faults: c.faults})
 			l, err := esploader.Connect(startSim(t, sim), fast)
 			if err != nil {
@@ -167,8 +169,12 @@ func TestFaults(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, c.wantErr) {
+			// A reply lost for good shows up as a garbled reply or as none at all.
+			if !errors.Is(err, c.wantErr) && !(c.wantErr == esploader.ErrBadReply && errors.Is(err, esploader.ErrTimeout)) {
 				t.Fatalf("error %v, want %v", err, c.wantErr)
+			}
+			if errors.Is(err, esploader.ErrBadReply) && !strings.Contains(err.Error(), "lower --baud") {
+				t.Errorf("error %q does not say what to do", err)
 			}
 		})
 	}
@@ -187,6 +193,122 @@ func TestNoSync(t *testing.T) {
 	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", NormalBoot: true, NoBanner: true})
 	_, err := esploader.Connect(startSim(t, sim), esploader.Options{SyncTimeout: 20 * time.Millisecond, Attempts: 1})
 	if !errors.Is(err, esploader.ErrNoSync) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestSecureDownloadMode(t *testing.T) {
+	for _, chip := range []string{"esp32s2", "esp32c3"} {
+		sim, _ := loadersim.New(loadersim.Config{Chip: chip, SecureDownload: true})
+		l, err := esploader.Connect(startSim(t, sim), fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := esploader.ChipByName(chip)
+		if l.Chip().Name != want.Name {
+			t.Fatalf("%s: detected %s", chip, l.Chip().Name)
+		}
+		if si, ok := l.SecurityInfo(); !ok || !si.SecureDownload() {
+			t.Fatalf("%s: security info %+v", chip, si)
+		}
+		if _, err := l.WriteFlash(0x9000, []byte("x"), esploader.WriteOptions{}); !errors.Is(err, esploader.ErrSecureDownload) {
+			t.Fatalf("%s: write %v", chip, err)
+		}
+		if _, err := l.ReadFlash(0x9000, 64, nil); !errors.Is(err, esploader.ErrSecureDownload) {
+			t.Fatalf("%s: read %v", chip, err)
+		}
+	}
+}
+
+// Over USB-Serial/JTAG the RTC watchdog is turned off and the super watchdog set to feed itself.
+func TestUSBJTAGWatchdogs(t *testing.T) {
+	cases := []struct {
+		chip            string
+		cfg0, swd, feed uint32
+	}{
+		{"esp32c3", 0x60008090, 0x600080AC, 1 << 31},
+		{"esp32s3", 0x60008098, 0x600080B4, 1 << 31},
+		{"esp32c6", 0x600B1C00, 0x600B1C1C, 1 << 18},
+		{"esp32h2", 0x600B1C00, 0x600B1C20, 1 << 18},
+	}
+	for _, c := range cases {
+		sim, _ := loadersim.New(loadersim.Config{Chip: c.chip})
+		sim.SetReg(c.cfg0, 0x80000000)
+		opts := fast
+		opts.USBJTAG = true
+		if _, err := esploader.Connect(startSim(t, sim), opts); err != nil {
+			t.Fatal(err)
+		}
+		if sim.Reg(c.cfg0) != 0 || sim.Reg(c.swd)&c.feed == 0 {
+			t.Errorf("%s: WDT config 0x%08X, SWD conf 0x%08X", c.chip, sim.Reg(c.cfg0), sim.Reg(c.swd))
+		}
+	}
+}
+
+// An ESP32 with in-package flash (pads set in eFuse) is attached with those pins.
+func TestESP32AttachFromEfuse(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32"})
+	// CLK 6, Q 17, D 8, CS 16 in word 5; HD 11 in word 3 (an ESP32-PICO-style layout).
+	sim.SetReg(0x3FF5A014, 6|17<<5|8<<10|16<<15)
+	sim.SetReg(0x3FF5A00C, 11<<4)
+	l, err := esploader.Connect(startSim(t, sim), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.FlashSize(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sim.AttachConfig(), uint32(11<<24|16<<18|8<<12|17<<6|6); got != want {
+		t.Fatalf("attach config 0x%08X, want 0x%08X", got, want)
+	}
+}
+
+// CHANGE_BAUDRATE carries the rate the ROM has to be asked for to end up at the wanted one.
+func TestChangeBaudQuirks(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  loadersim.Config
+		want int64
+	}{
+		{"esp32 (crystal estimate 40 MHz)", loadersim.Config{Chip: "esp32"}, 921600},
+		{"c2 with 40 MHz crystal", loadersim.Config{Chip: "esp32c2"}, 921600},
+		{"c2 with 26 MHz crystal", loadersim.Config{Chip: "esp32c2", Crystal26MHz: true}, 921600 * 40 / 26},
+		{"c3", loadersim.Config{Chip: "esp32c3"}, 921600},
+		{"c2 in Secure Download Mode stays", loadersim.Config{Chip: "esp32c2", SecureDownload: true}, 0},
+	}
+	for _, c := range cases {
+		sim, _ := loadersim.New(c.cfg)
+		l, err := esploader.Connect(startSim(t, sim), fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ChangeBaud(921600); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := sim.Stats().Baud; got != c.want {
+			t.Errorf("%s: asked the ROM for %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestTrace(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32"})
+	var tr bytes.Buffer
+	opts := fast
+	opts.Trace = &tr
+	if _, err := esploader.Connect(startSim(t, sim), opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"> 00 08 24 00 00 00 00 00 07 07 12 20", "< 01 08 04 00 07 07 12 20 00 00 00 00", "< text \"ets Jun", "> 00 0a 04 00 00 00 00 00 00 10 00 40"} {
+		if !strings.Contains(tr.String(), want) {
+			t.Errorf("trace lacks %q:\n%s", want, tr.String())
+		}
+	}
+}
+
+func TestStubRunning(t *testing.T) {
+	sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", StubRunning: true, NoBanner: true})
+	if _, err := esploader.Connect(startSim(t, sim), fast); !errors.Is(err, esploader.ErrStubRunning) {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -2,7 +2,10 @@ package esploader
 
 import (
 	"bytes"
+	"compress/zlib"
 	"errors"
+	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -204,5 +207,42 @@ func TestHardReset(t *testing.T) {
 	resetter{lines: l, sleep: func(time.Duration) {}}.hard(false)
 	if got := join(l.ops); got != "R1 R0" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// Every stream Compress makes inflates to exactly its input.
+func TestCompressRoundTrip(t *testing.T) {
+	img, err := os.ReadFile("../testdata/golden/nvs-gen/seed_certs_0x6000/expected.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := [][]byte{img, img[:100], bytes.Repeat([]byte{0xFF}, 4096), {0}, append([]byte("x"), bytes.Repeat([]byte{0xFF}, 9000)...)}
+	for i, in := range inputs {
+		for _, lv := range []int{0, 1, 9} {
+			r, err := zlib.NewReader(bytes.NewReader(Compress(in, lv)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("input %d level %d: %v", i, lv, err)
+			}
+		}
+	}
+	if n := len(Compress(img, 0)); n >= 3454 {
+		t.Errorf("golden image compresses to %d bytes, esptool's level 9 makes 3454", n)
+	}
+}
+
+func TestChipByName(t *testing.T) {
+	for in, want := range map[string]string{"esp32": "ESP32", "ESP32-C3": "ESP32-C3", "c3": "ESP32-C3", "esp32s3": "ESP32-S3", "ESP32_P4": "ESP32-P4", "h2": "ESP32-H2"} {
+		if c, ok := ChipByName(in); !ok || c.Name != want {
+			t.Errorf("%q: %q %v", in, c.Name, ok)
+		}
+	}
+	for _, in := range []string{"", "esp8266", "c7"} {
+		if _, ok := ChipByName(in); ok {
+			t.Errorf("%q found", in)
+		}
 	}
 }

@@ -11,9 +11,11 @@
 //
 // Tables that gen_esp32part.py rejects are rejected here too, with errors that name the CSV line
 // or the binary entry and say how to fix the problem; errors wrap sentinel errors (ErrOverlap,
-// ErrMisaligned, ...) for callers that branch on them. Two deliberate differences: two names
-// that become the same 16-byte label are an error (the tool accepts them and then cannot read
-// its own binary), and every input the tool crashes on is a plain error.
+// ErrMisaligned, ...) for callers that branch on them. Every input the tool crashes on is a
+// plain error here. A few tables the tool accepts are refused, all of them tables it cannot
+// read back or that no device needs: two names that become the same 16-byte label, a name
+// containing NUL, a number with more than 8 K/M suffixes. On every other table the output is
+// the tool's, byte for byte.
 //
 // The package works on byte slices, readers and writers; it opens no files.
 package partition

@@ -15,6 +15,7 @@ const (
 	Problem
 )
 
+// String gives the severity as "note", "warning" or "error".
 func (s Severity) String() string {
 	switch s {
 	case Note:
@@ -25,7 +26,7 @@ func (s Severity) String() string {
 	return "error"
 }
 
-// MarshalText gives the severity as "note", "warning" or "error".
+// MarshalText gives the severity as String does, for JSON.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Finding is one result of Lint.
@@ -57,8 +58,10 @@ const DefaultNVSLargeSize = 0x40000
 //
 //   - nvs-encrypted: an NVS partition with the encrypted flag. NVS encryption does not use
 //     flash encryption of the partition; the device fails with ESP_ERR_NVS_WRONG_ENCRYPTION.
-//   - nvs-keys-not-encrypted: an nvs_keys partition without the encrypted flag; its keys are
-//     then read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART) once flash encryption is on.
+//   - nvs-keys-not-encrypted (a warning): an nvs_keys partition without the encrypted flag.
+//     With flash encryption on, ESP-IDF (v4.3 and later) reads nvs_keys as encrypted whatever
+//     the flag says, but idf.py encrypted-flash and esptool --encrypt-files follow the flag:
+//     keys flashed from the host then read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART).
 //   - nvs-keys-size: an nvs_keys partition smaller than one 4 KiB sector.
 //   - nvs-too-small: an NVS partition under 0x3000 without readonly (gen_esp32part.py refuses it).
 //   - nvs-read-only: an NVS partition under 0x3000 with readonly: the device can only read it.
@@ -99,7 +102,7 @@ func (t *Table) Lint(opts LintOptions) []Finding {
 			}
 		case SubtypeNVSKeys:
 			if !p.Encrypted() {
-				add(p, Problem, "nvs-keys-not-encrypted", "nvs_keys partition %q lacks the encrypted flag; with flash encryption on, the device reads its keys back as garbage and fails with ESP_ERR_NVS_CORRUPT_KEY_PART: add 'encrypted' to its flags", p.Name)
+				add(p, Warning, "nvs-keys-not-encrypted", "nvs_keys partition %q lacks the encrypted flag; the device treats it as encrypted anyway once flash encryption is on, but host tools follow the flag and flash it unencrypted, so keys flashed from the host read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART): add 'encrypted' to its flags", p.Name)
 			}
 			if p.Size < 0x1000 {
 				add(p, Problem, "nvs-keys-size", "nvs_keys partition %q is 0x%x bytes; it needs one 4 KiB sector (0x1000)", p.Name, p.Size)

@@ -101,8 +101,9 @@ type Table struct {
 	MD5 bool
 }
 
-// Find returns the partition named name. A name longer than 16 bytes also matches the label
-// a binary table keeps of it, so a long CSV name finds its partition in a binary table too.
+// Find returns the partition named name, the first in table order. A name longer than 16
+// bytes also matches a partition whose name is exactly its first 16 bytes (the label a binary
+// table keeps), so the long name from a CSV finds its partition in the binary table too.
 func (t *Table) Find(name string) (*Partition, bool) {
 	for i := range t.Partitions {
 		if t.Partitions[i].Name == name {
@@ -110,9 +111,9 @@ func (t *Table) Find(name string) (*Partition, bool) {
 		}
 	}
 	if len(name) > NameLen {
-		cut := []byte(name)[:NameLen]
+		cut := name[:NameLen]
 		for i := range t.Partitions {
-			if bytes.Equal(t.Partitions[i].Label(), cut) {
+			if t.Partitions[i].Name == cut {
 				return &t.Partitions[i], true
 			}
 		}
@@ -194,6 +195,7 @@ type Error struct {
 	Msg string
 }
 
+// Error gives the place (CSV line, or binary entry and its bytes) and the message.
 func (e *Error) Error() string {
 	switch {
 	case e.Line > 0:

@@ -313,5 +313,5 @@ func leadingVariable(line string) (string, bool) {
 	return line[1:e], true
 }
 
-// quote renders a byte string like the hex the messages show.
+// hexBytes renders bytes as the messages show them ("aa 50").
 func hexBytes(b []byte) string { return fmt.Sprintf("% x", b) }

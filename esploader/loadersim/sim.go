@@ -28,6 +28,9 @@ type Config struct {
 	// Baud, if not 0, emulates a UART at this baud rate: every byte in either direction takes
 	// 10 bit times, and CHANGE_BAUDRATE switches the rate.
 	Baud int
+	// Crystal26MHz gives an ESP32-C2 a 26 MHz crystal: its UART clock divider shows it, and its
+	// ROM, which assumes 40 MHz, sets baud rates 26/40 of what CHANGE_BAUDRATE asks for.
+	Crystal26MHz bool
 	// MAC is the base MAC in eFuse (default derived from the chip name).
 	MAC net.HardwareAddr
 	// FlashEncryption makes the chip report flash encryption on: FLASH_CRYPT_CNT = 1 in the
@@ -39,6 +42,9 @@ type Config struct {
 	// NormalBoot makes the chip boot its application instead of the loader: it prints a
 	// normal boot log and never answers.
 	NormalBoot bool
+	// StubRunning answers SYNC as a flasher stub does (value 0), as when an earlier session
+	// left esptool's stub running.
+	StubRunning bool
 	// NoBanner suppresses the boot banner at the start of a session.
 	NoBanner bool
 	// Faults are injected into the session in order of their trigger.
@@ -80,6 +86,8 @@ type Stats struct {
 	BytesIn, BytesOut int64 // bytes on the wire
 	Commands          int64 // request frames handled
 	Faults            int64 // faults injected
+	// Baud is the rate the last CHANGE_BAUDRATE asked for (0: none yet).
+	Baud int64
 }
 
 // Sim is a simulated ESP ROM loader with its flash. One Sim serves sessions one after
@@ -91,8 +99,10 @@ type Sim struct {
 	flash []byte
 	file  *os.File
 	regs  map[uint32]uint32
+	// attachConfig is the pin configuration of the last SPI_ATTACH.
+	attachConfig uint32
 
-	bytesIn, bytesOut, commands, faults atomic.Int64
+	bytesIn, bytesOut, commands, faults, baud atomic.Int64
 }
 
 // New makes a simulator.
@@ -150,6 +160,14 @@ func (s *Sim) initRegs() {
 		s.chip.macLo: uint32(m[2])<<24 | uint32(m[3])<<16 | uint32(m[4])<<8 | uint32(m[5]),
 		s.chip.macHi: uint32(m[0])<<8 | uint32(m[1]),
 	}
+	if s.chip.name == "ESP32-C2" {
+		// UART clock divider at 115200 baud from the crystal.
+		xtal := 40e6
+		if s.cfg.Crystal26MHz {
+			xtal = 26e6
+		}
+		s.regs[0x60000014] = uint32(xtal / 115200)
+	}
 	if s.chip.name == "ESP32" {
 		// The RTC calibration value and the 8 MHz clock eFuse that make the ROM's crystal
 		// estimate exactly 40 MHz (no baud drift to correct).
@@ -186,7 +204,28 @@ func (s *Sim) SetFlash(offset int, data []byte) {
 
 // Stats returns the traffic counters.
 func (s *Sim) Stats() Stats {
-	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Commands: s.commands.Load(), Faults: s.faults.Load()}
+	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Commands: s.commands.Load(), Faults: s.faults.Load(), Baud: s.baud.Load()}
+}
+
+// Reg returns the value of a simulated register (0 for one never written or preset).
+func (s *Sim) Reg(addr uint32) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regs[addr]
+}
+
+// AttachConfig returns the pin configuration word of the last SPI_ATTACH (0: default pins).
+func (s *Sim) AttachConfig() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attachConfig
+}
+
+// SetReg presets a simulated register.
+func (s *Sim) SetReg(addr, v uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.regs[addr] = v
 }
 
 // ChipName returns the simulated chip's name.
@@ -474,6 +513,9 @@ func (ss *session) handle(f []byte) error {
 	}
 	if cmd == 0x0F && status == 0 && ss.baud > 0 {
 		ss.baud = int(le(f[8:], 0))
+		if ss.sim.chip.name == "ESP32-C2" && ss.sim.cfg.Crystal26MHz {
+			ss.baud = ss.baud * 26 / 40
+		}
 	}
 	if (cmd == 0x04 || cmd == 0x12) && status == 0 {
 		ss.booted = true
@@ -518,6 +560,9 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 			return 0, nil, stInvalid
 		}
 		ss.synced = true
+		if ss.sim.cfg.StubRunning {
+			return 0, nil, 0
+		}
 		return 0x20120707, nil, 0
 	case 0x0A: // READ_REG
 		if sdm {
@@ -526,6 +571,8 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if len(d) != 4 {
 			return 0, nil, stInvalid
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return s.regs[le(d, 0)], nil, 0
 	case 0x09: // WRITE_REG
 		if sdm {
@@ -534,6 +581,8 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if len(d) == 0 || len(d)%16 != 0 {
 			return 0, nil, stInvalid
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for i := 0; i < len(d)/16; i++ {
 			addr, v, mask := le(d, 4*i), le(d, 4*i+1), le(d, 4*i+2)
 			s.regs[addr] = s.regs[addr]&^mask | v&mask
@@ -563,19 +612,24 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 			return 0, nil, stInvalid
 		}
 		ss.attach = true
+		ss.sim.mu.Lock()
+		ss.sim.attachConfig = le(d, 0)
+		ss.sim.mu.Unlock()
 		return 0, nil, 0
 	case 0x0B: // SPI_SET_PARAMS
+		// A size larger than the flash is accepted, as by the ROM; writes past the end fail.
 		if len(d) != 24 {
 			return 0, nil, stInvalid
-		}
-		if int(le(d, 1)) > len(s.flash) {
-			// A larger size than the chip has: the ROM accepts it; writes past the end fail later.
 		}
 		return 0, nil, 0
 	case 0x0F: // CHANGE_BAUDRATE
 		if len(d) != 8 || le(d, 0) < 300 {
 			return 0, nil, stInvalid
 		}
+		if sdm && s.chip.name == "ESP32-C2" {
+			return 0, nil, stFailed
+		}
+		s.baud.Store(int64(le(d, 0)))
 		return 0, nil, 0
 	case 0x02, 0x10: // FLASH_BEGIN, FLASH_DEFL_BEGIN
 		if cmd == 0x10 && sdm {

@@ -24,6 +24,7 @@ type devFlags struct {
 	flashSize string
 	attempts  int
 	after     string
+	trace     bool
 }
 
 func (f *devFlags) register(c *cobra.Command) {
@@ -31,6 +32,7 @@ func (f *devFlags) register(c *cobra.Command) {
 	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
+	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports)")
 	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
@@ -87,6 +89,9 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		return nil, err
 	}
 	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
+	if f.trace {
+		opts.Trace = env.Stderr
+	}
 	if strings.HasPrefix(f.port, port.SocketPrefix) {
 		opts.Reset = esploader.ResetNone
 		opts.Lines = nil

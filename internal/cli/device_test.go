@@ -3,11 +3,15 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nvskit/nvskit/esploader/loadersim"
 )
@@ -102,6 +106,7 @@ func TestRefusals(t *testing.T) {
 	img := goldenImage(t)
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
 	os.WriteFile(filepath.Join(dir, "big.bin"), make([]byte, 0x7000), 0o644)
+	os.WriteFile(filepath.Join(dir, "enc.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nstore,data,0x40,0x10000,0x6000,encrypted\n"), 0o644)
 	cases := []struct {
 		name string
 		cfg  loadersim.Config
@@ -114,11 +119,13 @@ func TestRefusals(t *testing.T) {
 		{"app partition", loadersim.Config{}, []string{"flash", "nvs.bin", "--offset", "0x10000"}, "app partition"},
 		{"app partition tail", loadersim.Config{}, []string{"flash", "big.bin", "--offset", "0xA000"}, "app partition"},
 		{"erase app", loadersim.Config{}, []string{"erase", "--partition", "factory"}, "app partition"},
+		{"encrypted partition under flash encryption", loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, []string{"flash", "nvs.bin", "--partition", "store", "--partition-table", "enc.csv"}, "flagged encrypted"},
 		{"erase under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
 		{"erase under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			p, sim := simPort(t, c.cfg, false)
 			before := sim.Flash()
 			args := append(c.args, "--port", p)
@@ -160,6 +167,8 @@ func TestDeviceErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
 	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
+	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 2}}}, false)
+	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}}, false)
 	cases := []struct {
 		args []string
 		code int
@@ -171,6 +180,8 @@ func TestDeviceErrors(t *testing.T) {
 		{[]string{"flash", "nvs.bin", "--port", "", "--offset", "0x9000"}, 2, "--port is required"},
 		{[]string{"read", "--port", "x", "--offset", "0x9000"}, 2, "--size"},
 		{[]string{"flash", "nvs.bin", "--port", wrong, "--offset", "0x9000", "--connect-attempts", "1"}, 1, "SPI_FAST_FLASH_BOOT"},
+		{[]string{"flash", "nvs.bin", "--port", gone, "--partition", "nvs"}, 1, "connection to the chip was lost"},
+		{[]string{"flash", "nvs.bin", "--port", badMD5, "--partition", "nvs"}, 1, "MD5 of the flash does not match"},
 		{[]string{"simulate", "--listen", "0.0.0.0:0"}, 2, "loopback"},
 		{[]string{"simulate", "--chip", "esp8266"}, 2, "unknown chip"},
 	}
@@ -209,8 +220,83 @@ func TestProvision(t *testing.T) {
 	if !bytes.Equal(mustRead(t, filepath.Join(dir, "plain.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
 		t.Fatal("decrypted flash differs from the plain image")
 	}
+	// With a table file the image is built before connecting.
+	os.WriteFile(filepath.Join(dir, "pt.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nfactory,app,factory,0x10000,1M\n"), 0o644)
+	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs", "--partition-table", "pt.csv"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(sim.Flash()[0x9000:0xF000], mustRead(t, filepath.Join(dir, "expected.bin"))) {
+		t.Fatal("provisioned image differs from the golden one")
+	}
 	// Not an NVS partition.
 	if code, _, stderr = runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "phy_init"); code != 1 || !strings.Contains(stderr, "not data/nvs") {
 		t.Fatal(code, stderr)
+	}
+}
+
+func TestFlashProgressOnTerminal(t *testing.T) {
+	p, _ := simPort(t, loadersim.Config{Chip: "esp32h2"}, false)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
+	var out, errb bytes.Buffer
+	code := Run([]string{"flash", "nvs.bin", "--port", p, "--partition", "nvs"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Terminal: true})
+	if code != 0 || !strings.Contains(errb.String(), "\rWriting [") || !strings.Contains(errb.String(), "100%") {
+		t.Fatalf("%d %q", code, errb.String())
+	}
+	// Not a terminal: no bar.
+	code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs")
+	if code != 0 || strings.Contains(stderr, "Writing [") {
+		t.Fatalf("%d %q", code, stderr)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for one writer goroutine and one reader.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSimulateCommand runs "nvskit simulate" with a flash file, flashes through it, and checks
+// that the file holds the default table and the image afterwards.
+func TestSimulateCommand(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	var out syncBuf
+	done := make(chan int)
+	go func() {
+		done <- Run([]string{"simulate", "--chip", "esp32p4", "--flash", "flash.bin", "--flash-size", "2MB", "--listen", "127.0.0.1:0", "--sessions", "1"},
+			Env{Dir: dir, Stdout: &out, Stderr: io.Discard})
+	}()
+	re := regexp.MustCompile(`socket://127\.0\.0\.1:\d+`)
+	var port string
+	for i := 0; i < 500 && port == ""; i++ {
+		port = re.FindString(out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if port == "" {
+		t.Fatalf("no address in %q", out.String())
+	}
+	if code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", port, "--partition", "nvs"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("simulate exited %d", code)
+	}
+	flash := mustRead(t, filepath.Join(dir, "flash.bin"))
+	if len(flash) != 2<<20 || !bytes.Equal(flash[0x8000:0x8C00], defaultTable()) || !bytes.Equal(flash[0x9000:0xF000], img) {
+		t.Fatal("flash file does not hold the table and the image")
 	}
 }

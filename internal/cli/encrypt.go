@@ -12,11 +12,12 @@ import (
 
 func newEncryptCmd(env *Env) *cobra.Command {
 	var f genFlags
+	var pf partitionFlags
 	var kf keyFlags
 	var keygen bool
 	var inputkey, image string
 	c := &cobra.Command{
-		Use:   "encrypt INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE) (--keygen | --inputkey KEYS.bin)",
+		Use:   "encrypt INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE --partition NAME) (--keygen | --inputkey KEYS.bin)",
 		Short: "Make an encrypted NVS partition image (drop-in for nvs_partition_gen.py encrypt)",
 		Long: `Make an NVS partition image from CSV, like generate, and encrypt it with
 AES-256-XTS as the device does: every written 32-byte entry is encrypted with its
@@ -58,7 +59,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if len(args) < 2 {
 					return usagef("need INPUT.csv OUTPUT.bin SIZE")
 				}
-				inputs, output, size, err := f.splitArgs(env, args)
+				inputs, output, size, err := pf.splitArgs(env, args)
 				if err != nil {
 					return err
 				}
@@ -97,7 +98,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 		},
 	}
 	f.register(c)
-	f.registerTable(c)
+	pf.register(c)
 	kf.register(c)
 	c.Flags().BoolVar(&keygen, "keygen", false, "make fresh keys and write them to OUTDIR/keys/KEYFILE")
 	c.Flags().StringVar(&inputkey, "inputkey", "", "nvs_keys partition image holding the keys")

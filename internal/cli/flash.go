@@ -127,6 +127,11 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
 			return err
 		}
+		if t.part != nil && t.part.Encrypted() {
+			if on, err := d.l.FlashEncryption(); err == nil && on {
+				return refuse("partition %q is flagged encrypted and flash encryption is on: the firmware reads it through flash encryption, and nvskit writes plaintext", t.part.Name)
+			}
+		}
 	}
 	bar := newProgress(env, "Writing")
 	start := time.Now()

@@ -12,16 +12,13 @@ import (
 	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
-	"github.com/nvskit/nvskit/partition"
 )
 
 // genFlags are the flags generate and encrypt share.
 type genFlags struct {
-	version  int
-	outdir   string
-	baseDir  string
-	table    string // --partition-table
-	partName string // --partition
+	version int
+	outdir  string
+	baseDir string
 }
 
 func (f *genFlags) register(c *cobra.Command) {
@@ -30,91 +27,16 @@ func (f *genFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.baseDir, "base-dir", "", "directory that file rows are relative to (default: the current directory)")
 }
 
-// registerTable adds --partition-table and --partition, for commands whose SIZE may come from a
-// partition table.
-func (f *genFlags) registerTable(c *cobra.Command) {
-	c.Flags().StringVar(&f.table, "partition-table", "", "partition table (CSV or binary) to take SIZE from; then SIZE may be left out")
-	c.Flags().StringVar(&f.partName, "partition", "", "with --partition-table: the NVS partition's name (default nvs)")
-}
-
-// splitArgs splits INPUT... OUTPUT [SIZE] and works out the size: from the SIZE argument, from
-// the partition table, or both (then they must agree).
-func (f *genFlags) splitArgs(env *Env, args []string) (inputs []string, output string, size int, err error) {
-	if f.partName != "" && f.table == "" {
-		return nil, "", 0, usagef("--partition needs --partition-table")
-	}
-	hasSize := true
-	if f.table != "" {
-		// Without SIZE the last argument is OUTPUT, which has a .bin extension.
-		last := args[len(args)-1]
-		hasSize = len(args) >= 3 && !strings.Contains(strings.ToLower(filepath.Ext(last)), ".bin")
-	}
-	min := 2
-	if hasSize {
-		min = 3
-	}
-	if len(args) < min {
-		return nil, "", 0, usagef("need INPUT.csv OUTPUT.bin SIZE (or --partition-table TABLE)")
-	}
-	n := len(args)
-	if hasSize {
-		if size, err = parseSize(args[n-1]); err != nil {
-			return nil, "", 0, err
-		}
-		n--
-	}
-	inputs, output = args[:n-1], args[n-1]
-	if f.table == "" {
-		return inputs, output, size, nil
-	}
-	p, err := f.partitionFromTable(env)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	if hasSize && size != int(p.Size) {
-		return nil, "", 0, usagef("SIZE 0x%x differs from partition %q in %s (0x%x); give one or make them agree",
-			size, p.Name, f.table, p.Size)
-	}
-	return inputs, output, int(p.Size), nil
-}
-
-// partitionFromTable finds the NVS partition in --partition-table and warns about the table
-// mistakes that break NVS on the device.
-func (f *genFlags) partitionFromTable(env *Env) (*partition.Partition, error) {
-	data, err := os.ReadFile(env.Path(f.table))
-	if err != nil {
-		return nil, fmt.Errorf("reading the partition table: %w", err)
-	}
-	t, err := partition.Parse(data, partition.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.table, err)
-	}
-	name := f.partName
-	if name == "" {
-		name = "nvs"
-	}
-	p, err := t.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.table, err)
-	}
-	if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVS {
-		return nil, fmt.Errorf("%s: partition %q is %s/%s, not data/nvs; an NVS image belongs in an nvs partition",
-			f.table, p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
-	}
-	if p.Encrypted() {
-		fmt.Fprintf(env.Stderr, "warning: %s: partition %q has the encrypted flag; NVS data partitions must not (the device fails with ESP_ERR_NVS_WRONG_ENCRYPTION). Use nvskit encrypt and an nvs_keys partition instead\n", f.table, p.Name)
-	}
-	return p, nil
-}
-
 func newGenerateCmd(env *Env) *cobra.Command {
 	var f genFlags
+	var pf partitionFlags
 	c := &cobra.Command{
-		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE [--partition NAME])",
+		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE --partition NAME)",
 		Short: "Make an NVS partition image from a CSV (drop-in for nvs_partition_gen.py generate)",
 		Long: `Make an NVS partition image from one or more CSV files, byte for byte as
 nvs_partition_gen.py generate does. SIZE is the partition size in bytes, decimal
 or 0x hex, a multiple of 4096; sizes below 0x3000 make a read-only partition.
+With --partition-table and --partition, SIZE comes from the partition table.
 
 The CSV has the columns key,type,encoding,value. Type is namespace, data or file
 (file rows name a file whose content is the value, relative to the current
@@ -128,7 +50,7 @@ partition named by --partition (default nvs).`,
   nvskit generate nvs.csv nvs.bin --partition-table partitions.csv --partition nvs`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			inputs, output, size, err := f.splitArgs(env, args)
+			inputs, output, size, err := pf.splitArgs(env, args)
 			if err != nil {
 				return err
 			}
@@ -144,7 +66,7 @@ partition named by --partition (default nvs).`,
 		},
 	}
 	f.register(c)
-	f.registerTable(c)
+	pf.register(c)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -210,6 +211,9 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 			} else {
 				t, err = partition.ParseCSV(strings.NewReader(string(data)), opts)
 			}
+			if errors.Is(err, partition.ErrOptions) {
+				return usageError{fmt.Errorf("%s: %w", args[0], err)}
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -264,4 +268,27 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no status line")
 	c.Flags().BoolP("help", "h", false, "help for convert")
 	return c
+}
+
+// nvsPartition reads the partition table at tablePath (a CSV, a binary table, or a flash dump
+// holding the table at 0x8000), verifies it, and returns the partition named name, which must
+// be an NVS data partition. It is the lookup behind --partition-table/--partition.
+func nvsPartition(env *Env, tablePath, name string) (*partition.Partition, error) {
+	f := tableFlags{offset: "0x8000"}
+	lt, err := loadTable(env, tablePath, &f, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := lt.t.Verify(lt.opts); err != nil {
+		return nil, fmt.Errorf("%s: %w", tablePath, err)
+	}
+	p, err := lt.t.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tablePath, err)
+	}
+	if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVS {
+		return nil, fmt.Errorf("%s: partition %q is %s/%s, not an NVS partition (data/nvs)", tablePath, p.Name,
+			partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
+	}
+	return p, nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -24,10 +26,13 @@ type loadedTable struct {
 
 // loadTable reads TABLE as a CSV, a binary table, or a flash dump holding the table at
 // --offset (0x8000 when not given and the file is a dump). It does not verify the table.
-func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool) (*loadedTable, error) {
+func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool, warn func(string)) (*loadedTable, error) {
 	opts, err := f.options(env)
 	if err != nil {
 		return nil, err
+	}
+	if warn != nil {
+		opts.Warn = warn
 	}
 	data, err := os.ReadFile(env.Path(path))
 	if err != nil {
@@ -107,7 +112,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
   nvskit partitions show --offset 0x8000 flash_dump.bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"))
+			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"), nil)
 			if err != nil {
 				return err
 			}
@@ -129,7 +134,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
 				return writeJSON(env.Stdout, out)
 			}
 			w := env.Stdout
-			fmt.Fprintf(w, "%s: %s, %d partitions, table at 0x%x\n\n", args[0], lt.source, len(lt.t.Partitions), lt.t.Offset)
+			fmt.Fprintf(w, "%s%s, %d partitions, table at 0x%x\n\n", strings.ToUpper(lt.source[:1]), lt.source[1:], len(lt.t.Partitions), lt.t.Offset)
 			if len(lt.t.Partitions) > 0 {
 				printPartitions(w, lt.t)
 				fmt.Fprintln(w)
@@ -138,7 +143,7 @@ or a whole flash dump (the table is read at --offset, 0x8000 by default).`,
 			if verr != nil {
 				fmt.Fprintln(w)
 				fmt.Fprint(w, wrap("problem: "+verr.Error(), "  "))
-				fmt.Fprintf(w, "(run nvskit partitions check %s for all checks)\n", args[0])
+				fmt.Fprintln(w, "(nvskit partitions check lists every problem)")
 			}
 			return nil
 		},
@@ -214,7 +219,7 @@ func printFlashMap(w io.Writer, t *partition.Table, flash uint64) {
 		case r.start > cur:
 			line(cur, r.start, "(free)")
 		case r.start < cur:
-			r.what += "  ** overlaps the region above **"
+			r.what += "  ** overlap **"
 		}
 		if r.end == r.start {
 			fmt.Fprintf(w, "  0x%08x %18s  %s\n", r.start, "(empty)", r.what)
@@ -271,6 +276,8 @@ func newPartitionsCheckCmd(env *Env) *cobra.Command {
 		asJSON    bool
 		flashSize string
 		nvsLarge  string
+		nvsCSV    string
+		nvsName   string
 	)
 	c := &cobra.Command{
 		Use:   "check TABLE",
@@ -281,11 +288,14 @@ size with --flash-size) and for the mistakes it lets through:
 
   nvs-encrypted           an NVS partition flagged encrypted: the device fails
                           with ESP_ERR_NVS_WRONG_ENCRYPTION
-  nvs-keys-not-encrypted  an nvs_keys partition without the encrypted flag
-                          (ESP_ERR_NVS_CORRUPT_KEY_PART)
+  nvs-keys-not-encrypted  an nvs_keys partition without the encrypted flag: keys
+                          flashed from the host read back as garbage
+                          (ESP_ERR_NVS_CORRUPT_KEY_PART); a warning
   nvs-too-small           NVS under 0x3000 without readonly
   nvs-read-only           NVS under 0x3000 with readonly (a note)
-  nvs-large               NVS above --nvs-large (RAM use and mount time grow)
+  nvs-large               NVS above --nvs-large (RAM use and mount time grow);
+                          with --nvs-csv: over 4 times what its data needs
+  nvs-data-too-large      with --nvs-csv: the data does not fit the partition
 
 The exit status is 1 when an error is found, 0 when only warnings or notes are.`,
 		Example: `  nvskit partitions check --flash-size 4MB partitions.csv
@@ -293,7 +303,8 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var warnings []string
-			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"))
+			collect := func(msg string) { warnings = append(warnings, msg) }
+			lt, err := loadTable(env, args[0], &f, c.Flags().Changed("offset"), collect)
 			if err != nil {
 				return err
 			}
@@ -313,19 +324,36 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 			}
 			var findings []partition.Finding
 			vopts := lt.opts
-			vopts.Warn = func(msg string) { warnings = append(warnings, msg) }
+			vopts.Warn = collect
 			if err := lt.t.Verify(vopts); err != nil {
-				findings = append(findings, partition.Finding{Severity: partition.Problem, Code: "gen_esp32part", Message: err.Error(), Index: -1})
+				fd := partition.Finding{Severity: partition.Problem, Code: "gen_esp32part", Message: err.Error(), Index: -1}
+				var pe *partition.Error
+				if errors.As(err, &pe) {
+					fd.Line = pe.Line
+				}
+				findings = append(findings, fd)
 			}
 			for _, w := range warnings {
-				findings = append(findings, partition.Finding{Severity: partition.Warning, Code: "name-keyword", Message: w, Index: -1})
+				findings = append(findings, partition.Finding{Severity: partition.Warning, Code: "gen_esp32part-warning", Message: w, Index: -1})
 			}
 			if flash > 0 {
 				if err := lt.t.CheckFlashSize(flash); err != nil {
 					findings = append(findings, partition.Finding{Severity: partition.Problem, Code: "flash-size", Message: err.Error(), Index: -1})
 				}
 			}
-			findings = append(findings, lt.t.Lint(partition.LintOptions{NVSLargeSize: uint32(large)})...)
+			lint := lt.t.Lint(partition.LintOptions{NVSLargeSize: uint32(large)})
+			if nvsCSV != "" {
+				fd, p := checkNVSData(env, lt.t, nvsCSV, nvsName)
+				findings = append(findings, fd...)
+				// With the data at hand, the size judgement below replaces the rule of thumb.
+				for _, l := range lint {
+					if p == nil || l.Code != "nvs-large" || l.Index != p.Index {
+						findings = append(findings, l)
+					}
+				}
+			} else {
+				findings = append(findings, lint...)
+			}
 			nerr := 0
 			for _, fd := range findings {
 				if fd.Severity == partition.Problem {
@@ -357,9 +385,9 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 				}
 				switch {
 				case len(findings) == 0:
-					fmt.Fprintf(w, "%s: OK, %d partitions, no problems found\n", args[0], len(lt.t.Partitions))
+					fmt.Fprintf(w, "OK: %d partitions, no problems found\n", len(lt.t.Partitions))
 				default:
-					fmt.Fprintf(w, "%s: %d partitions, %d errors, %d warnings or notes\n", args[0], len(lt.t.Partitions), nerr, len(findings)-nerr)
+					fmt.Fprintf(w, "%d partitions: %d errors, %d warnings or notes\n", len(lt.t.Partitions), nerr, len(findings)-nerr)
 				}
 			}
 			if nerr > 0 {
@@ -373,7 +401,65 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&flashSize, "flash-size", "", "check that the table fits: "+strings.Join(partition.FlashSizes, ", "))
 	c.Flags().StringVar(&nvsLarge, "nvs-large", "0x40000", "warn about NVS partitions larger than this")
+	c.Flags().StringVar(&nvsCSV, "nvs-csv", "", "the NVS CSV (as for generate): check that its data fits the NVS partition, and that the partition is not much larger")
+	c.Flags().StringVar(&nvsName, "partition", "", `the NVS partition --nvs-csv is for (default: "nvs", else the first data/nvs)`)
 	return c
+}
+
+// checkNVSData lays out the NVS CSV into the chosen NVS partition's size, as generate would,
+// and judges the size: too small is an error, more than 4 times what the data needs (and over
+// 8 pages) a warning. It returns the findings and the partition it judged.
+func checkNVSData(env *Env, t *partition.Table, csvPath, name string) ([]partition.Finding, *partition.Partition) {
+	problem := func(p *partition.Partition, sev partition.Severity, code, format string, args ...any) partition.Finding {
+		fd := partition.Finding{Severity: sev, Code: code, Index: -1, Message: fmt.Sprintf(format, args...)}
+		if p != nil {
+			fd.Partition, fd.Line, fd.Index = p.Name, p.Line, p.Index
+		}
+		return fd
+	}
+	var p *partition.Partition
+	switch {
+	case name != "":
+		q, err := t.Lookup(name)
+		if err != nil {
+			return []partition.Finding{problem(nil, partition.Problem, "nvs-data", "--partition: %v", err)}, nil
+		}
+		p = q
+	default:
+		if q, ok := t.Find("nvs"); ok && q.Type == partition.TypeData && q.SubType == partition.SubtypeNVS {
+			p = q
+		} else if q, ok := t.FindType(partition.TypeData, partition.SubtypeNVS); ok {
+			p = q
+		} else {
+			return []partition.Finding{problem(nil, partition.Problem, "nvs-data", "--nvs-csv: the table has no NVS partition (data/nvs)")}, nil
+		}
+	}
+	if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVS {
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data", "partition %q is %s/%s, not an NVS partition (data/nvs)",
+			p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))}, p
+	}
+	gf := genFlags{version: 2}
+	job, err := gf.prepare(env, []string{csvPath}, "check.bin", int(p.Size))
+	if err == nil {
+		_, err = job.build()
+	}
+	var se *nvs.SizeError
+	switch {
+	case errors.As(err, &se):
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data-too-large",
+			"the data in %s does not fit NVS partition %q: %v", csvPath, p.Name, se)}, p
+	case err != nil:
+		return []partition.Finding{problem(p, partition.Problem, "nvs-data", "%s: %v", csvPath, err)}, p
+	}
+	st := job.stats
+	need := st.PagesUsed + 1 // the data pages and the page the device keeps free
+	if st.Pages > 8 && st.Pages > 4*need {
+		suggest := max(2*need, 3) * 0x1000
+		return []partition.Finding{problem(p, partition.Warning, "nvs-large",
+			"NVS partition %q has %d pages but the data in %s fills %d; RAM use and mount time grow with the size, so 0x%x (%d pages, room to grow) would do",
+			p.Name, st.Pages, csvPath, st.PagesUsed, suggest, suggest/0x1000)}, p
+	}
+	return nil, p
 }
 
 // parseSizeKM parses a size in bytes, decimal or 0x hex, with an optional K or M suffix.

@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nvskit/nvskit/internal/golden"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -32,10 +34,10 @@ func TestPartitionsCheck(t *testing.T) {
 		wantCode int
 		want     []string
 	}{
-		{"ok", testTable, nil, 0, []string{"OK, 3 partitions"}},
+		{"ok", testTable, nil, 0, []string{"OK: 3 partitions"}},
 		{"nvs encrypted", "nvs, data, nvs, , 0x6000, encrypted\n", nil, 1,
 			[]string{"ESP_ERR_NVS_WRONG_ENCRYPTION", "[nvs-encrypted]"}},
-		{"keys not encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000\n", nil, 1,
+		{"keys not encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000\n", nil, 0,
 			[]string{"ESP_ERR_NVS_CORRUPT_KEY_PART", "[nvs-keys-not-encrypted]"}},
 		{"keys encrypted", "nvs, data, nvs, , 0x6000\nkeys, data, nvs_keys, , 0x1000, encrypted\n", nil, 0,
 			[]string{"OK"}},
@@ -162,7 +164,7 @@ func TestPartitionsConvertArgs(t *testing.T) {
 		{"same file", []string{"p.csv", "p.csv"}, 2, "overwrite an input"},
 		{"missing input", []string{"nope.csv"}, 1, "nope.csv"},
 		{"extra bad", []string{"p.csv", "o8.bin", "--extra-partition-subtypes", "dat, x, 40"}, 2, "is not one of"},
-		{"bootloader above table", []string{"p.csv", "o9.bin", "--primary-bootloader-offset", "0x8000"}, 1, "must be below the partition table"},
+		{"bootloader above table", []string{"p.csv", "o9.bin", "--primary-bootloader-offset", "0x8000"}, 2, "must be below the partition table"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +177,86 @@ func TestPartitionsConvertArgs(t *testing.T) {
 			}
 			if tt.name == "stdout" && len(out) != partition.MaxLength {
 				t.Errorf("stdout has %d bytes, want the binary table", len(out))
+			}
+		})
+	}
+}
+
+// TestPartitionsShowWidth runs show and check on every golden input: no crash, and text that
+// fits 80 columns.
+func TestPartitionsShowWidth(t *testing.T) {
+	unsetPartitionEnv(t)
+	cases, err := golden.Load("partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		for _, in := range []string{"input.csv", "input.bin"} {
+			if _, err := os.Stat(filepath.Join(c.Dir, in)); err != nil {
+				continue
+			}
+			for _, cmd := range []string{"show", "check"} {
+				code, out, errOut := runIn(t, c.Dir, "partitions", cmd, in, "--primary-bootloader-offset", "0x1000", "--recovery-bootloader-offset", "0x400000")
+				if code != 0 && !strings.Contains(errOut, "nvskit: ") && !(cmd == "check" && strings.Contains(out, "errors")) {
+					t.Errorf("%s %s %s: exit %d without a message: %q", c.Name, cmd, in, code, errOut)
+				}
+				for _, l := range strings.Split(out, "\n") {
+					if len(l) > 80 {
+						t.Errorf("%s %s: line over 80 columns: %q", c.Name, cmd, l)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestNVSPartition(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "p.csv", testTable)
+	env := &Env{Dir: dir}
+	p, err := nvsPartition(env, "p.csv", "nvs")
+	if err != nil || p.Offset != 0x9000 || p.Size != 0x6000 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if _, err := nvsPartition(env, "p.csv", "factory"); err == nil || !strings.Contains(err.Error(), "not an NVS partition") {
+		t.Errorf("factory: %v", err)
+	}
+	if _, err := nvsPartition(env, "p.csv", "nv"); !errors.Is(err, partition.ErrNotFound) || !strings.Contains(err.Error(), "nvs, phy_init, factory") {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func TestPartitionsCheckNVSData(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "nvs.csv", "key,type,encoding,value\nns,namespace,,\nk1,data,u8,1\nk2,data,string,hello\n")
+	var many strings.Builder
+	many.WriteString("key,type,encoding,value\nns,namespace,,\n")
+	for i := 0; i < 300; i++ {
+		many.WriteString("k" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ",data,string," + strings.Repeat("v", 60) + "\n")
+	}
+	writeTemp(t, dir, "many.csv", many.String())
+	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\n")
+	writeTemp(t, dir, "small.csv", "store,data,nvs,,0x3000\nfactory,app,factory,,1M\n")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"too large", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "has 256 pages but the data in nvs.csv fills 1"},
+		{"fits", []string{"small.csv", "--nvs-csv", "nvs.csv"}, 0, "OK: 2 partitions"},
+		{"too full", []string{"small.csv", "--nvs-csv", "many.csv"}, 1, "[nvs-data-too-large]"},
+		{"not nvs", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "factory"}, 1, "not an NVS partition"},
+		{"no such partition", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "nvs"}, 1, "no partition \"nvs\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, dir, append([]string{"partitions", "check"}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.wantCode, out, errOut)
+			}
+			if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out)
 			}
 		})
 	}

@@ -1,0 +1,38 @@
+package loadersim
+
+import (
+	"bytes"
+	"io"
+	"testing"
+)
+
+// rwc is a session's stream: fixed input, discarded output.
+type rwc struct {
+	io.Reader
+	out bytes.Buffer
+}
+
+func (r *rwc) Write(p []byte) (int, error) { return r.out.Write(p) }
+
+// FuzzServe: whatever arrives, the simulator never panics and never grows the flash.
+func FuzzServe(f *testing.F) {
+	sync := []byte{0xC0, 0x00, 0x08, 0x24, 0, 0, 0, 0, 0, 0x07, 0x07, 0x12, 0x20}
+	sync = append(sync, bytes.Repeat([]byte{0x55}, 32)...)
+	sync = append(sync, 0xC0)
+	f.Add(append(append([]byte{}, sync...), 0xC0, 0x00, 0x0D, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0,
+		0xC0, 0x00, 0x10, 0x10, 0, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 1, 0, 0, 0, 0, 4, 0, 0, 0, 0x90, 0, 0, 0xC0))
+	f.Add(append(append([]byte{}, sync...), 0xC0, 0x00, 0x0E, 0x08, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x40, 0, 0, 0, 0xC0))
+	f.Add(append(append([]byte{}, sync...), 0xC0, 0x00, 0x11, 0x14, 0, 0xEF, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x78, 0x9C, 0x03, 0x00, 0xC0))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, err := New(Config{Chip: "esp32c3", FlashSize: 64 << 10, NoBanner: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Attach first so that the flash commands get past their precondition.
+		pre := append(append([]byte{}, sync...), 0xC0, 0x00, 0x0D, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0)
+		s.Serve(&rwc{Reader: bytes.NewReader(append(pre, in...))})
+		if len(s.Flash()) != 64<<10 {
+			t.Fatal("flash size changed")
+		}
+	})
+}
