@@ -93,7 +93,7 @@ type Device struct {
 	// Cert is the DER certificate issued for the device, and PrivateKey its PKCS#8 DER key,
 	// when an Issuer is set.
 	Cert, PrivateKey []byte
-	// Skipped reports that Options.Skip skipped the device.
+	// Skipped reports that Sink.Skip skipped the device.
 	Skipped bool
 	// Err is why the device failed, or nil.
 	Err error

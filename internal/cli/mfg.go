@@ -139,7 +139,7 @@ type mfgFailed struct {
 const maxJSONFailures = 100
 
 // mfgMemoryLimit is the soft memory limit of a run.
-const mfgMemoryLimit = 48 << 20
+const mfgMemoryLimit = 64 << 20
 
 func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	confName, valuesName, prefix := args[0], args[1], args[2]
@@ -251,7 +251,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		stopProgress = startProgress(env.Stderr, out, total, start)
 	}
 	// Keep the heap small however many devices there are: the live data is a few MiB plus
-	// about 12 bytes per device, and by default the GC lets the heap grow to twice that before
+	// about 12 bytes per device (36 with --resume), and by default the GC lets the heap grow to twice that before
 	// collecting. A soft limit (unless GOMEMLIMIT is set) makes it collect earlier instead.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mfgMemoryLimit))
