@@ -163,9 +163,15 @@ type RecordReader struct {
 	buf  []byte
 }
 
-// NewRecordReader returns a RecordReader reading from r.
+// NewRecordReader returns a RecordReader reading from r. A UTF-8 byte order mark at the start
+// is dropped, as spreadsheet programs write one (mfg_gen.py would take it as part of the first
+// key).
 func NewRecordReader(r io.Reader) *RecordReader {
-	return &RecordReader{r: bufio.NewReaderSize(r, 64<<10)}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
+		br.Discard(3)
+	}
+	return &RecordReader{r: br}
 }
 
 // readLine returns the next physical line without its line ending, and whether one was found.
