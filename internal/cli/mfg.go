@@ -461,6 +461,7 @@ type mfgSink struct {
 	record func(d *mfg.Device)
 }
 
+// Record reports the device, then records it in the manifest.
 func (s *mfgSink) Record(d *mfg.Device) error {
 	s.record(d)
 	return s.Output.Record(d)
