@@ -93,7 +93,7 @@ type Device struct {
 	// Cert is the DER certificate issued for the device, and PrivateKey its PKCS#8 DER key,
 	// when an Issuer is set.
 	Cert, PrivateKey []byte
-	// Skipped reports that Options.Skip skipped the device.
+	// Skipped reports that Sink.Skip skipped the device.
 	Skipped bool
 	// Err is why the device failed, or nil.
 	Err error
@@ -106,13 +106,14 @@ type Device struct {
 
 // RowError is a problem with one device: the VALUES.csv file, line and, when known, column.
 type RowError struct {
-	File   string
-	Line   int
+	File   string // VALUES.csv as named on the command line
+	Line   int    // physical line of the row
 	Column int    // 1-based column in VALUES.csv, 0 if the problem is not one value's
 	Key    string // the column's key
-	Err    error
+	Err    error  // what is wrong
 }
 
+// Error returns "file:line: column N (key): message".
 func (e *RowError) Error() string {
 	msg := e.Err.Error()
 	var ce *nvscsv.Error
@@ -232,7 +233,7 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		seen := make(map[uint64]int32)
+		var seen idSet
 		seed := maphash.MakeSeed()
 		for ctx.Err() == nil {
 			row, err := vr.Next()
@@ -255,11 +256,9 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 				d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID, Err: e}
 			} else {
 				k := maphash.String(seed, row.ID)
-				if prev, dup := seen[k]; dup {
+				if prev, dup := seen.add(k, int32(row.Row)); dup {
 					d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID,
 						Err: fmt.Errorf("%w %q: device row %d has it too", ErrDuplicateID, row.ID, prev)}
-				} else {
-					seen[k] = int32(row.Row)
 				}
 			}
 			if d.Err != nil {

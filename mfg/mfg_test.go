@@ -82,7 +82,7 @@ func readValues(t *testing.T, img []byte) map[string][]byte {
 }
 
 // testCA makes a throwaway CA: certificate and key, PEM.
-func testCA(t *testing.T) (certPEM, keyPEM []byte, ca *x509.Certificate) {
+func testCA(t testing.TB) (certPEM, keyPEM []byte, ca *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -2,6 +2,7 @@ package nvscsv
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,8 @@ func (r *MfgConfigRow) IsGenerated() bool {
 
 // MfgConfig is a parsed CONFIG.csv.
 type MfgConfig struct {
-	File string
-	Rows []MfgConfigRow
+	File string         // the name given to ParseMfgConfig, used in errors
+	Rows []MfgConfigRow // in file order
 }
 
 // ParseMfgConfig reads an mfg_gen CONFIG.csv: no header; each row is key,type,encoding with an
@@ -159,43 +160,63 @@ func (p *Parser) Reset() {
 // generate CSV, lines starting with '#' are data.
 type RecordReader struct {
 	r    *bufio.Reader
-	line int // physical lines consumed
-	buf  []byte
+	line int    // physical lines consumed
+	buf  []byte // the line being read
+	rest []byte // what followed a lone '\r' (an old Mac line ending) in buf
 }
 
-// NewRecordReader returns a RecordReader reading from r.
+// NewRecordReader returns a RecordReader reading from r. A UTF-8 byte order mark at the start
+// is dropped, as spreadsheet programs write one (mfg_gen.py would take it as part of the first
+// key).
 func NewRecordReader(r io.Reader) *RecordReader {
-	return &RecordReader{r: bufio.NewReaderSize(r, 64<<10)}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xEF\xBB\xBF" {
+		br.Discard(3)
+	}
+	return &RecordReader{r: br}
 }
 
-// readLine returns the next physical line without its line ending, and whether one was found.
-func (cr *RecordReader) readLine() (string, bool, error) {
-	cr.buf = cr.buf[:0]
-	for {
-		c, err := cr.r.ReadByte()
-		if err == io.EOF {
-			if len(cr.buf) == 0 {
-				return "", false, io.EOF
+// readLine returns the next physical line without its line ending ("\n", "\r\n" or "\r").
+func (cr *RecordReader) readLine() (string, error) {
+	var raw []byte
+	if len(cr.rest) > 0 {
+		raw, cr.rest = cr.rest, nil
+	} else {
+		cr.buf = cr.buf[:0]
+		for {
+			chunk, err := cr.r.ReadSlice('\n')
+			cr.buf = append(cr.buf, chunk...)
+			if err == bufio.ErrBufferFull {
+				continue
 			}
-			cr.line++
-			return string(cr.buf), true, nil
-		}
-		if err != nil {
-			return "", false, err
-		}
-		switch c {
-		case '\n':
-			cr.line++
-			return string(cr.buf), true, nil
-		case '\r':
-			if n, err := cr.r.Peek(1); err == nil && n[0] == '\n' {
-				cr.r.ReadByte()
+			if err == io.EOF {
+				if len(cr.buf) == 0 {
+					return "", io.EOF
+				}
+				break
 			}
-			cr.line++
-			return string(cr.buf), true, nil
+			if err != nil {
+				return "", err
+			}
+			break
 		}
-		cr.buf = append(cr.buf, c)
+		raw = cr.buf
 	}
+	cr.line++
+	if i := bytes.IndexByte(raw, '\r'); i >= 0 {
+		after := raw[i+1:]
+		if len(after) > 0 && after[0] == '\n' {
+			after = after[1:]
+		}
+		if len(after) > 0 {
+			cr.rest = append([]byte(nil), after...)
+		}
+		return string(raw[:i]), nil
+	}
+	if n := len(raw); n > 0 && raw[n-1] == '\n' {
+		raw = raw[:n-1]
+	}
+	return string(raw), nil
 }
 
 // ErrUnclosedQuote: a quoted field runs to the end of the file.
@@ -205,7 +226,7 @@ var ErrUnclosedQuote = errors.New("quoted value is never closed: add the closing
 func (cr *RecordReader) Next() (fields []string, line int, err error) {
 	var text string
 	for {
-		t, _, err := cr.readLine()
+		t, err := cr.readLine()
 		if err != nil {
 			return nil, cr.line, err
 		}
@@ -215,71 +236,66 @@ func (cr *RecordReader) Next() (fields []string, line int, err error) {
 		}
 	}
 	line = cr.line
-	var field strings.Builder
-	const (
-		startField = iota
-		inField
-		inQuoted
-		quoteInQuoted
-	)
-	state := startField
+	i := 0
 	for {
-		for i := 0; i < len(text); i++ {
-			c := text[i]
-			switch state {
-			case startField, inField:
-				switch {
-				case c == ',':
-					fields = append(fields, field.String())
-					field.Reset()
-					state = startField
-				case c == '"' && state == startField:
-					state = inQuoted
-				default:
-					field.WriteByte(c)
-					state = inField
-				}
-			case inQuoted:
-				if c == '"' {
-					state = quoteInQuoted
-				} else {
-					field.WriteByte(c)
-				}
-			case quoteInQuoted:
-				switch c {
-				case '"':
-					field.WriteByte('"')
-					state = inQuoted
-				case ',':
-					fields = append(fields, field.String())
-					field.Reset()
-					state = startField
-				default:
-					field.WriteByte(c)
-					state = inField
-				}
+		if i >= len(text) || text[i] != '"' {
+			// An unquoted field runs to the next comma; quotes in it are literal.
+			k := strings.IndexByte(text[i:], ',')
+			if k < 0 {
+				return append(fields, text[i:]), line, nil
 			}
+			fields = append(fields, text[i:i+k])
+			i += k + 1
+			continue
 		}
-		if state != inQuoted {
-			fields = append(fields, field.String())
-			return fields, line, nil
-		}
-		// A line break inside a quoted value: it is part of the value.
-		field.WriteByte('\n')
+		// A quoted field: "" is a quote, line breaks are part of the value.
+		var sb strings.Builder
+		i++
 		for {
-			t, _, err := cr.readLine()
-			if err == io.EOF {
-				return nil, line, ErrUnclosedQuote
-			}
-			if err != nil {
-				return nil, line, err
-			}
-			if strings.TrimSpace(t) == "" {
-				// mfg_gen.py drops blank lines even inside quoted values.
+			j := strings.IndexByte(text[i:], '"')
+			if j < 0 {
+				sb.WriteString(text[i:])
+				sb.WriteByte('\n')
+				if text, err = cr.continuation(); err != nil {
+					return nil, line, err
+				}
+				i = 0
 				continue
 			}
-			text = t
+			sb.WriteString(text[i : i+j])
+			i += j + 1
+			if i < len(text) && text[i] == '"' {
+				sb.WriteByte('"')
+				i++
+				continue
+			}
 			break
+		}
+		// Anything between the closing quote and the next comma is kept, as Python does.
+		k := strings.IndexByte(text[i:], ',')
+		if k < 0 {
+			sb.WriteString(text[i:])
+			return append(fields, sb.String()), line, nil
+		}
+		sb.WriteString(text[i : i+k])
+		fields = append(fields, sb.String())
+		i += k + 1
+	}
+}
+
+// continuation returns the next line of a quoted value that spans lines. mfg_gen.py drops
+// blank lines even there.
+func (cr *RecordReader) continuation() (string, error) {
+	for {
+		t, err := cr.readLine()
+		if err == io.EOF {
+			return "", ErrUnclosedQuote
+		}
+		if err != nil {
+			return "", err
+		}
+		if strings.TrimSpace(t) != "" {
+			return t, nil
 		}
 	}
 }

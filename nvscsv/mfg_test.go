@@ -80,6 +80,15 @@ func TestMfgValues(t *testing.T) {
 		t.Errorf("after the last row: %v", err)
 	}
 
+	// A byte order mark is dropped.
+	v, err = NewMfgValues(cfg, "values.csv", strings.NewReader("\xEF\xBB\xBFserial,batch,note\nA,1,n\n"), "serial")
+	if err != nil {
+		t.Fatalf("BOM: %v", err)
+	}
+	if d, err := v.Next(); err != nil || d.ID != "A" {
+		t.Errorf("BOM: %v %v", d, err)
+	}
+
 	// Numbered devices, a short row, then the reader goes on.
 	v, _ = NewMfgValues(cfg, "values.csv", strings.NewReader("serial,batch,note\nA,1\nB,2,n\n"), "")
 	d, err := v.Next()

@@ -271,7 +271,11 @@ func (p *Parser) data(key, enc string, value []byte, fromFile bool) error {
 	if err := it.Check(p.opts.Version); err != nil {
 		return p.checkError(it, err)
 	}
-	if err := p.wifiBefore(key, string(value)); err != nil {
+	raw := ""
+	if strings.HasPrefix(key, "ap.") { // only the soft-AP keys need the raw text
+		raw = string(value)
+	}
+	if err := p.wifiBefore(key, raw); err != nil {
 		return err
 	}
 	p.add(it)
@@ -319,7 +323,9 @@ func (p *Parser) convert(key, enc string, value []byte, fromFile bool) (nvs.Item
 		if !utf8.Valid(value) {
 			return nvs.Item{}, p.errorf(nil, "the file is not UTF-8 text; use the binary encoding for raw bytes")
 		}
-		return nvs.String(p.ns, key, string(value)), nil
+		d := make([]byte, len(value)+1) // with its NUL, as nvs.String makes it, in one copy
+		copy(d, value)
+		return nvs.Item{Namespace: p.ns, Key: key, Type: nvs.TypeString, Data: d}, nil
 	case "binary":
 		return blob(value)
 	case "hex2bin":

@@ -187,3 +187,19 @@ func TestMfgRerunResumeForce(t *testing.T) {
 		t.Errorf("skipped row lost its keys file: %v", recs[1])
 	}
 }
+
+func TestMfgProgressOnlyOnTerminal(t *testing.T) {
+	for _, term := range []bool{false, true} {
+		dir := writeFleet(t, goodRows...)
+		var out, errb strings.Builder
+		code := Run([]string{"mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out"},
+			Env{Dir: dir, Stdout: &out, Stderr: &errb, Terminal: term})
+		if code != 0 {
+			t.Fatal(errb.String())
+		}
+		drew := strings.Contains(errb.String(), "3/3 devices")
+		if drew != term {
+			t.Errorf("terminal %v: stderr %q", term, errb.String())
+		}
+	}
+}
