@@ -163,6 +163,10 @@ type RecordReader struct {
 	line int    // physical lines consumed
 	buf  []byte // the line being read
 	rest []byte // what followed a lone '\r' (an old Mac line ending) in buf
+	// generate selects the nvs_partition_gen dialect: physical lines starting with '#' are
+	// dropped before parsing, even inside a quoted value, and blank lines inside a quoted value
+	// are part of it.
+	generate bool
 }
 
 // NewRecordReader returns a RecordReader reading from r. A UTF-8 byte order mark at the start
@@ -230,7 +234,7 @@ func (cr *RecordReader) Next() (fields []string, line int, err error) {
 		if err != nil {
 			return nil, cr.line, err
 		}
-		if strings.TrimSpace(t) != "" {
+		if strings.TrimSpace(t) != "" && !cr.comment(t) {
 			text = t
 			break
 		}
@@ -284,7 +288,7 @@ func (cr *RecordReader) Next() (fields []string, line int, err error) {
 }
 
 // continuation returns the next line of a quoted value that spans lines. mfg_gen.py drops
-// blank lines even there.
+// blank lines even there; nvs_partition_gen drops comment lines there.
 func (cr *RecordReader) continuation() (string, error) {
 	for {
 		t, err := cr.readLine()
@@ -294,10 +298,19 @@ func (cr *RecordReader) continuation() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if strings.TrimSpace(t) != "" {
+		if cr.generate {
+			if !cr.comment(t) {
+				return t, nil
+			}
+		} else if strings.TrimSpace(t) != "" {
 			return t, nil
 		}
 	}
+}
+
+// comment reports whether a physical line is a comment of the generate dialect.
+func (cr *RecordReader) comment(t string) bool {
+	return cr.generate && len(t) > 0 && t[0] == '#'
 }
 
 // Line returns the number of physical lines read so far.

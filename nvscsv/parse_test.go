@@ -24,6 +24,8 @@ func TestSplitRecords(t *testing.T) {
 		{"quoted comma and quote", `k,"a,b ""q"" c"` + "\n", `1:k|a,b "q" c`},
 		{"quoted newline", "k,\"line1\nline2\"\nz,1\n", "1:k|line1\nline2;3:z|1"},
 		{"comment line inside quotes is dropped", "k,\"a\n#b\nc\"\n", "1:k|a\nc"},
+		{"blank line inside quotes is kept", "k,\"a\n\nb\"\nz,1\n", "1:k|a\n\nb;4:z|1"},
+		{"cr inside quotes", "k,\"a\rb\"\r", "1:k|a\nb"},
 		{"text after closing quote", `k,"ab"cd,e` + "\n", "1:k|abcd|e"},
 		{"quote inside unquoted field", `k,a"b` + "\n", `1:k|a"b`},
 		{"empty fields", "a,,\n", "1:a||"},

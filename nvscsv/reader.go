@@ -2,7 +2,8 @@ package nvscsv
 
 import (
 	"bytes"
-	"strings"
+	"errors"
+	"io"
 )
 
 // record is one CSV record with the physical line it starts on.
@@ -11,101 +12,25 @@ type record struct {
 	fields []string
 }
 
-// splitRecords splits CSV text the way the reference reads it: a UTF-8 BOM is dropped, line
+// splitRecords splits CSV text the way nvs_partition_gen reads it: a UTF-8 BOM is dropped, line
 // endings are universal (CRLF, CR, LF), physical lines starting with '#' are removed before
 // parsing (even inside a quoted value), and the rest is parsed as Python's csv "excel"
-// dialect: comma separated, '"' quoting with "" as an escaped quote, no trimming. Empty
-// lines and lines of only white space give no record.
+// dialect: comma separated, '"' quoting with "" as an escaped quote, no trimming. Empty lines
+// and lines of only white space give no record.
 func splitRecords(data []byte) ([]record, error) {
-	data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
-	text = strings.ReplaceAll(text, "\r", "\n")
-
+	cr := NewRecordReader(bytes.NewReader(data))
+	cr.generate = true
 	var recs []record
-	var cur *record
-	var field strings.Builder
-	const (
-		startField = iota
-		inField
-		inQuoted
-		quoteInQuoted
-	)
-	state := startField
-	quoteLine := 0
-	endField := func() {
-		cur.fields = append(cur.fields, field.String())
-		field.Reset()
+	for {
+		fields, line, err := cr.Next()
+		switch {
+		case err == io.EOF:
+			return recs, nil
+		case errors.Is(err, ErrUnclosedQuote):
+			return nil, &Error{Line: line, Msg: err.Error()}
+		case err != nil:
+			return nil, err
+		}
+		recs = append(recs, record{line: line, fields: fields})
 	}
-	lineNo := 0
-	for len(text) > 0 {
-		lineNo++
-		line := text
-		if i := strings.IndexByte(text, '\n'); i >= 0 {
-			line, text = text[:i+1], text[i+1:]
-		} else {
-			text = ""
-		}
-		if line[0] == '#' {
-			continue
-		}
-		if cur == nil {
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			recs = append(recs, record{line: lineNo})
-			cur = &recs[len(recs)-1]
-			state = startField
-		}
-		for i := 0; i < len(line); i++ {
-			c := line[i]
-			switch state {
-			case startField, inField:
-				switch {
-				case c == '\n':
-					endField()
-					cur = nil
-				case c == ',':
-					endField()
-					state = startField
-				case c == '"' && state == startField:
-					state = inQuoted
-					quoteLine = lineNo
-				default:
-					field.WriteByte(c)
-					state = inField
-				}
-			case inQuoted:
-				if c == '"' {
-					state = quoteInQuoted
-				} else {
-					field.WriteByte(c)
-				}
-			case quoteInQuoted:
-				switch c {
-				case '"':
-					field.WriteByte('"')
-					state = inQuoted
-				case ',':
-					endField()
-					state = startField
-				case '\n':
-					endField()
-					cur = nil
-				default:
-					field.WriteByte(c)
-					state = inField
-				}
-			}
-			if cur == nil {
-				break
-			}
-		}
-	}
-	if cur != nil {
-		if state == inQuoted {
-			return nil, &Error{Line: quoteLine, Msg: "quoted value is never closed: add the closing '\"'"}
-		}
-		endField()
-	}
-	return recs, nil
 }
