@@ -116,6 +116,7 @@ func TestCryptErrors(t *testing.T) {
 		{"hmac without source", []string{"generate-key", "--key_protect_hmac"}, "--kp_hmac_keygen", ""},
 		{"missing key file", []string{"decrypt", "enc.bin", "nope.bin", "out.bin"}, "nope.bin", "out.bin"},
 		{"keys check bad", []string{"keys", "check", "bad_keys.bin"}, "flashed unencrypted", ""},
+		{"encrypt an encrypted image", []string{"encrypt", "--image", "enc.bin", "out.bin", "--inputkey", "nvs_keys.bin"}, "looks encrypted already", "out.bin"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

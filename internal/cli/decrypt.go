@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -26,12 +25,9 @@ nothing is written and the exit status is non-zero.`,
 			if err := fsutil.CheckNotInput(out, env.Path(in), env.Path(keysPath)); err != nil {
 				return err
 			}
-			img, err := os.ReadFile(env.Path(in))
+			img, err := readImageFile(env, in)
 			if err != nil {
 				return err
-			}
-			if len(img)%nvs.PageSize != 0 || len(img) == 0 {
-				return fmt.Errorf("%s is %d bytes; an NVS image is a whole number of 4096-byte pages", in, len(img))
 			}
 			keys, err := loadKeysPartition(env, keysPath)
 			if err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -48,11 +47,11 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if len(args) != 1 {
 					return usagef("with --image, give only OUTPUT.bin")
 				}
-				if plain, err = os.ReadFile(env.Path(image)); err != nil {
+				if plain, err = readImageFile(env, image); err != nil {
 					return err
 				}
-				if err := nvs.CheckSize(len(plain)); err != nil {
-					return fmt.Errorf("%s: %w", image, err)
+				if im, err := nvs.Parse(plain); err == nil && im.LooksEncrypted {
+					return fmt.Errorf("%s looks encrypted already (no entry has a valid CRC); encrypt a plain image", image)
 				}
 				job = &genJob{env: env, output: outPath(env, f.outdir, args[0]), inputs: []string{image}}
 			} else {
