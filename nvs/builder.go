@@ -29,6 +29,7 @@ func (e *SizeError) MinSize() int {
 	return n
 }
 
+// Error says how many pages the data needs and which size would hold it.
 func (e *SizeError) Error() string {
 	more := e.PagesNeeded - e.PagesUsable
 	plural := "s"

@@ -26,6 +26,7 @@ type Error struct {
 	Err  error // the underlying error, if any (for errors.Is, e.g. nvs.ErrKeyTooLong)
 }
 
+// Error returns "file:line: message".
 func (e *Error) Error() string {
 	loc := e.File
 	if e.Line > 0 {
@@ -48,6 +49,7 @@ type Notice struct {
 	Msg  string
 }
 
+// String returns "file:line: message".
 func (n Notice) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Msg) }
 
 // Row is one item of the parsed CSV, with where it came from.

@@ -43,6 +43,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error returns the message of the wrapped error.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)
@@ -50,6 +51,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the wrapped error.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // usageError marks an error in the command line itself (exit code 2).
