@@ -1,5 +1,3 @@
-// Package cli holds nvskit's commands: one file per command, flags and output formats only.
-// The format logic lives in the nvs, nvscsv, partition, mfg and esploader packages.
 package cli
 
 import (
