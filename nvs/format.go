@@ -298,10 +298,10 @@ func (e *Entry) ComputeCRC() uint32 {
 
 // EntryCRC computes the CRC of a raw 32-byte entry.
 func EntryCRC(b []byte) uint32 {
-	var buf [28]byte
-	copy(buf[0:4], b[0:4])
-	copy(buf[4:28], b[8:32])
-	return CRC32(buf[:])
+	// Two updates over the entry in place: a CRC continues across calls, and crc32 makes
+	// its argument escape, so a gathered copy would be allocated on the heap.
+	crc := crc32.Update(0xFFFFFFFF, crc32.IEEETable, b[0:4])
+	return crc32.Update(crc, crc32.IEEETable, b[8:32])
 }
 
 // KeyString returns the key up to its first NUL.
