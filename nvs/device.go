@@ -241,6 +241,28 @@ func (d *device) firstUsed(p *dpage) int {
 	return invalidEntry
 }
 
+// allWritten reports whether slots from..to-1 are all in the page and WRITTEN.
+func (d *device) allWritten(p *dpage, from, to int) bool {
+	if to > EntriesPerPage {
+		return false
+	}
+	bm := d.bitmap(p)
+	for i := from; i < to; {
+		if i%4 == 0 && i+4 <= to {
+			if bm[i/4] != 0xAA { // four WRITTEN slots (0b10 each)
+				return false
+			}
+			i += 4
+			continue
+		}
+		if BitmapState(bm, i) != EntryWritten {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
 func (d *device) usedCount(p *dpage) int {
 	n := 0
 	bm := d.bitmap(p)
@@ -296,14 +318,7 @@ func (d *device) loadEntryTable(p *dpage) {
 			dup := d.hashFind(p, 0, e.NS, e.Key, e.Chunk)
 			if e.Type.IsVarLen() {
 				span = max(int(e.Span), 1)
-				need := false
-				for j := i; j < i+span; j++ {
-					if j >= EntriesPerPage || d.entryState(p, j) != EntryWritten {
-						need = true
-						break
-					}
-				}
-				if need {
+				if !d.allWritten(p, i, i+span) {
 					lastItem = invalidEntry
 					d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written (power cut); a mount erases it")
 					d.eraseEntryAndSpan(p, i)
@@ -338,14 +353,9 @@ func (d *device) loadEntryTable(p *dpage) {
 		e := DecodeEntry(b)
 		p.live[i] = true
 		span := max(int(e.Span), 1)
-		if e.Type.IsVarLen() {
-			for j := i + 1; j < i+span; j++ {
-				if j >= EntriesPerPage || d.entryState(p, j) != EntryWritten {
-					d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written; a mount erases it")
-					d.eraseEntryAndSpan(p, i)
-					break
-				}
-			}
+		if e.Type.IsVarLen() && !d.allWritten(p, i+1, i+span) {
+			d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written; a mount erases it")
+			d.eraseEntryAndSpan(p, i)
 		}
 		i += span - 1
 	}
@@ -878,15 +888,16 @@ func (d *device) loadNamespaces() error {
 		next       int32 // the next blob index of the same namespace and key, -1 at the end
 	}
 	var idxs []idxInfo
-	byKey := map[[KeySize + 1]byte]int32{} // namespace and key up to its NUL: a blob index
-	var chunks []int                       // blob chunks, as page and slot: list position*EntriesPerPage + slot
-	blobKey := func(b []byte) (k [KeySize + 1]byte) {
-		k[0] = b[0]
+	keys := newKeySet(64) // namespaces and keys (up to the NUL) of the blob indexes
+	var heads []int32     // by key: the last blob index of the key
+	var chunks []int      // blob chunks, as page and slot: list position*EntriesPerPage + slot
+	blobKey := func(b []byte) (k nsKey) {
+		k.ns = b[0]
 		key := b[8:24]
 		if n := bytes.IndexByte(key, 0); n >= 0 {
 			key = key[:n]
 		}
-		copy(k[1:], key)
+		copy(k.key[:], key)
 		return k
 	}
 	// One walk over the live headers finds the namespace entries, the blob indexes and
@@ -910,12 +921,12 @@ func (d *device) loadNamespaces() error {
 			switch {
 			case Type(b[1]) == TypeBlobIndex && b[3] == ChunkAny:
 				k := blobKey(b)
-				next, ok := byKey[k]
-				if !ok {
-					next = -1
+				n, added := keys.add(&k)
+				if added {
+					heads = append(heads, -1)
 				}
-				byKey[k] = int32(len(idxs))
-				idxs = append(idxs, idxInfo{int(b[24+5]), int(b[24+4]), next})
+				idxs = append(idxs, idxInfo{int(b[24+5]), int(b[24+4]), heads[n]})
+				heads[n] = int32(len(idxs) - 1)
 			case Type(b[1]) == TypeBlobData:
 				chunks = append(chunks, pos*EntriesPerPage+i)
 			}
@@ -930,8 +941,12 @@ func (d *device) loadNamespaces() error {
 		}
 		b := d.slot(p, i)
 		ok := false
-		n, found := byKey[blobKey(b)]
-		for ; found && n >= 0; n = idxs[n].next {
+		k := blobKey(b)
+		n := int32(-1)
+		if key := keys.find(&k); key >= 0 {
+			n = heads[key]
+		}
+		for ; n >= 0; n = idxs[n].next {
 			x := &idxs[n]
 			if int(b[3]) >= x.start && int(b[3]) < x.start+x.cnt {
 				ok = true

@@ -353,11 +353,11 @@ func (im *Image) readRecords(d *device, add addFunc) {
 	// Namespace entries with their location, as loadNamespaces found them.
 	var skip *dpage
 	for _, l := range ix.locs {
-		p := l.p
-		if p == skip || !readablePage(p) || d.entryState(p, l.slot) != EntryWritten {
+		p, i := d.list[l.page], int(l.slot)
+		if p == skip || !readablePage(p) || d.entryState(p, i) != EntryWritten {
 			continue
 		}
-		b := d.slot(p, l.slot)
+		b := d.slot(p, i)
 		if b[0] != NamespaceIndex {
 			continue
 		}
@@ -366,7 +366,7 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			continue
 		}
 		e := DecodeEntry(b)
-		im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, l.slot})
+		im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, i})
 	}
 	byIndex, byNSName := map[uint8]string{}, map[string]uint8{}
 	for _, n := range im.Namespaces {
@@ -391,7 +391,7 @@ func (im *Image) readRecords(d *device, add addFunc) {
 	keyEnd := make([]int, 0, ix.maxRecords)
 	for n := range ix.locs {
 		l := &ix.locs[n]
-		p, idx := l.p, l.slot
+		p, idx := d.list[l.page], int(l.slot)
 		if !readablePage(p) || d.entryState(p, idx) != EntryWritten {
 			continue
 		}
@@ -544,19 +544,14 @@ func (im *Image) Plain() []byte { return im.plain }
 // order, and a lookup walks the chain of its group keeping the chunk index asked for.
 type liveIndex struct {
 	d      *device
-	arena  []byte             // values are copied here: one allocation for many records
-	m      map[groupKey]int32 // group of each namespace and stored key
-	groups []liveGroup        // by group number
-	locs   []liveLoc          // the live headers, in page order
-	parts  [][]byte           // scratch: the chunks of the blob being read
-	kept   bool               // a value is in the arena
+	arena  []byte      // values are copied here: one allocation for many records
+	keys   *keySet     // the namespace and stored key of each group
+	groups []liveGroup // by group number
+	locs   []liveLoc   // the live headers, in page order
+	parts  [][]byte    // scratch: the chunks of the blob being read
+	kept   bool        // a value is in the arena
 	// maxRecords bounds the number of records the headers can give.
 	maxRecords int
-}
-
-type groupKey struct {
-	ns  uint8
-	key [KeySize]byte
 }
 
 type liveGroup struct {
@@ -565,8 +560,8 @@ type liveGroup struct {
 }
 
 type liveLoc struct {
-	p     *dpage
-	slot  int
+	page  int32 // position of the page in d.list
+	slot  int32
 	next  int32 // next location in the same group, -1 at the end
 	group int32
 	chunk uint8
@@ -581,9 +576,9 @@ func newLiveIndex(d *device) *liveIndex {
 			}
 		}
 	}
-	ix := &liveIndex{d: d, m: make(map[groupKey]int32, n), groups: make([]liveGroup, 0, n), locs: make([]liveLoc, 0, n)}
+	ix := &liveIndex{d: d, keys: newKeySet(n), groups: make([]liveGroup, 0, n), locs: make([]liveLoc, 0, n)}
 	payload := 0
-	for _, p := range d.list {
+	for pos, p := range d.list {
 		base := p.idx*PageSize + FirstEntryOff
 		for i := range EntriesPerPage {
 			if !p.live[i] {
@@ -591,16 +586,14 @@ func newLiveIndex(d *device) *liveIndex {
 			}
 			off := base + i*EntrySize
 			b := d.img[off : off+EntrySize]
-			k := groupKey{ns: b[0]}
+			k := nsKey{ns: b[0]}
 			copy(k.key[:], b[8:24])
-			g, ok := ix.m[k]
-			if !ok {
-				g = int32(len(ix.groups))
+			g, added := ix.keys.add(&k)
+			if added {
 				ix.groups = append(ix.groups, liveGroup{head: -1, tail: -1})
-				ix.m[k] = g
 			}
 			loc := int32(len(ix.locs))
-			ix.locs = append(ix.locs, liveLoc{p: p, slot: i, next: -1, group: g, chunk: b[3]})
+			ix.locs = append(ix.locs, liveLoc{page: int32(pos), slot: int32(i), next: -1, group: g, chunk: b[3]})
 			if gr := &ix.groups[g]; gr.tail >= 0 {
 				ix.locs[gr.tail].next = loc
 				gr.tail = loc
@@ -628,29 +621,26 @@ func (ix *liveIndex) lookup(ns uint8, key [KeySize]byte, own int32) int32 {
 	if nk == key {
 		return own
 	}
-	if g, ok := ix.m[groupKey{ns, nk}]; ok {
-		return g
-	}
-	return -1
+	return ix.keys.find(&nsKey{ns, nk})
 }
 
 func (ix *liveIndex) find(g int32, typ Type, chunk uint8) (*dpage, int, Entry, error) {
 	if g < 0 {
 		return nil, 0, Entry{}, ErrNotFound
 	}
-	var last *dpage
+	last := int32(-1)
 	for n := ix.groups[g].head; n >= 0; n = ix.locs[n].next {
 		l := &ix.locs[n]
-		if l.chunk != chunk || l.p == last {
+		if l.chunk != chunk || l.page == last {
 			continue
 		}
-		last = l.p
-		if ix.d.entryState(l.p, l.slot) != EntryWritten {
+		last = l.page
+		p, i := ix.d.list[l.page], int(l.slot)
+		if ix.d.entryState(p, i) != EntryWritten {
 			continue
 		}
-		e := ix.d.readEntry(l.p, l.slot)
-		if e.Type == typ {
-			return l.p, l.slot, e, nil
+		if b := ix.d.slot(p, i); Type(b[1]) == typ {
+			return p, i, DecodeEntry(b), nil
 		}
 	}
 	return nil, 0, Entry{}, ErrNotFound
