@@ -241,6 +241,28 @@ func (d *device) firstUsed(p *dpage) int {
 	return invalidEntry
 }
 
+// allWritten reports whether slots from..to-1 are all in the page and WRITTEN.
+func (d *device) allWritten(p *dpage, from, to int) bool {
+	if to > EntriesPerPage {
+		return false
+	}
+	bm := d.bitmap(p)
+	for i := from; i < to; {
+		if i%4 == 0 && i+4 <= to {
+			if bm[i/4] != 0xAA { // four WRITTEN slots (0b10 each)
+				return false
+			}
+			i += 4
+			continue
+		}
+		if BitmapState(bm, i) != EntryWritten {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
 func (d *device) usedCount(p *dpage) int {
 	n := 0
 	bm := d.bitmap(p)
@@ -296,14 +318,7 @@ func (d *device) loadEntryTable(p *dpage) {
 			dup := d.hashFind(p, 0, e.NS, e.Key, e.Chunk)
 			if e.Type.IsVarLen() {
 				span = max(int(e.Span), 1)
-				need := false
-				for j := i; j < i+span; j++ {
-					if j >= EntriesPerPage || d.entryState(p, j) != EntryWritten {
-						need = true
-						break
-					}
-				}
-				if need {
+				if !d.allWritten(p, i, i+span) {
 					lastItem = invalidEntry
 					d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written (power cut); a mount erases it")
 					d.eraseEntryAndSpan(p, i)
@@ -338,14 +353,9 @@ func (d *device) loadEntryTable(p *dpage) {
 		e := DecodeEntry(b)
 		p.live[i] = true
 		span := max(int(e.Span), 1)
-		if e.Type.IsVarLen() {
-			for j := i + 1; j < i+span; j++ {
-				if j >= EntriesPerPage || d.entryState(p, j) != EntryWritten {
-					d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written; a mount erases it")
-					d.eraseEntryAndSpan(p, i)
-					break
-				}
-			}
+		if e.Type.IsVarLen() && !d.allWritten(p, i+1, i+span) {
+			d.note(p, i, "incomplete-item", "variable-length item "+quoteKey(e)+" is not completely written; a mount erases it")
+			d.eraseEntryAndSpan(p, i)
 		}
 		i += span - 1
 	}
@@ -753,8 +763,10 @@ func (d *device) mount() error {
 	n := len(d.img) / PageSize
 	if d.pages == nil {
 		d.pages = make([]*dpage, n)
+		all := make([]dpage, n)
 		for i := range d.pages {
-			d.pages[i] = &dpage{idx: i, version: nvsVersion}
+			all[i] = dpage{idx: i, version: nvsVersion}
+			d.pages[i] = &all[i]
 		}
 	}
 	var verErr error
@@ -871,79 +883,81 @@ func (d *device) mount() error {
 // Right after a mount the live headers (the library's hash lists) are exactly the items its
 // page scans visit, so the scans walk them directly.
 func (d *device) loadNamespaces() error {
-	for _, p := range d.list {
-		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
-			continue
+	type idxInfo struct {
+		start, cnt int
+		next       int32 // the next blob index of the same namespace and key, -1 at the end
+	}
+	var idxs []idxInfo
+	keys := newKeySet(64) // namespaces and keys (up to the NUL) of the blob indexes
+	var heads []int32     // by key: the last blob index of the key
+	var chunks []int      // blob chunks, as page and slot: list position*EntriesPerPage + slot
+	blobKey := func(b []byte) (k nsKey) {
+		k.ns = b[0]
+		key := b[8:24]
+		if n := bytes.IndexByte(key, 0); n >= 0 {
+			key = key[:n]
 		}
+		copy(k.key[:], key)
+		return k
+	}
+	// One walk over the live headers finds the namespace entries, the blob indexes and
+	// the blob chunks; nothing changes until the chunks are checked.
+	for pos, p := range d.list {
+		nsScan := p.state == PageActive || p.state == PageFull || p.state == PageFreeing
 		for i := range EntriesPerPage {
 			if !p.live[i] || d.entryState(p, i) != EntryWritten {
 				continue
 			}
 			b := d.slot(p, i)
-			if b[0] != NamespaceIndex {
-				continue
+			if nsScan && b[0] == NamespaceIndex {
+				if Type(b[1]) == TypeU8 {
+					e := DecodeEntry(b)
+					d.ns = append(d.ns, nsDef{e.KeyString(), e.Data[0]})
+					d.nsUsed[e.Data[0]] = true
+				} else {
+					nsScan = false // the library's scan stops at a namespace-0 item of another type
+				}
 			}
-			if Type(b[1]) != TypeU8 {
-				break // the library's scan stops at a namespace-0 item of another type
+			switch {
+			case Type(b[1]) == TypeBlobIndex && b[3] == ChunkAny:
+				k := blobKey(b)
+				n, added := keys.add(&k)
+				if added {
+					heads = append(heads, -1)
+				}
+				idxs = append(idxs, idxInfo{int(b[24+5]), int(b[24+4]), heads[n]})
+				heads[n] = int32(len(idxs) - 1)
+			case Type(b[1]) == TypeBlobData:
+				chunks = append(chunks, pos*EntriesPerPage+i)
 			}
-			e := DecodeEntry(b)
-			d.ns = append(d.ns, nsDef{e.KeyString(), e.Data[0]})
-			d.nsUsed[e.Data[0]] = true
 		}
 	}
 	d.nsUsed[0], d.nsUsed[255] = true, true
 
-	type idxInfo struct {
-		ns         uint8
-		key        [KeySize]byte
-		start, cnt int
-	}
-	var idxs []idxInfo
-	byKey := map[[KeySize + 1]byte][]int{}
-	for _, p := range d.list {
-		for i := range EntriesPerPage {
-			if !p.live[i] || d.entryState(p, i) != EntryWritten {
-				continue
-			}
-			b := d.slot(p, i)
-			if Type(b[1]) != TypeBlobIndex || b[3] != ChunkAny {
-				continue
-			}
-			e := DecodeEntry(b)
-			_, c, s := e.BlobIndex()
-			var k [KeySize + 1]byte
-			k[0] = e.NS
-			copy(k[1:], trimKey(&e.Key))
-			byKey[k] = append(byKey[k], len(idxs))
-			idxs = append(idxs, idxInfo{e.NS, e.Key, int(s), int(c)})
+	for _, c := range chunks {
+		p, i := d.list[c/EntriesPerPage], c%EntriesPerPage
+		if !p.live[i] || d.entryState(p, i) != EntryWritten {
+			continue // erased with an earlier orphan
 		}
-	}
-	for _, p := range d.list {
-		for i := range EntriesPerPage {
-			if !p.live[i] || d.entryState(p, i) != EntryWritten {
-				continue
+		b := d.slot(p, i)
+		ok := false
+		k := blobKey(b)
+		n := int32(-1)
+		if key := keys.find(&k); key >= 0 {
+			n = heads[key]
+		}
+		for ; n >= 0; n = idxs[n].next {
+			x := &idxs[n]
+			if int(b[3]) >= x.start && int(b[3]) < x.start+x.cnt {
+				ok = true
+				break
 			}
-			b := d.slot(p, i)
-			if Type(b[1]) != TypeBlobData {
-				continue
-			}
+		}
+		if !ok {
 			e := DecodeEntry(b)
-			var k [KeySize + 1]byte
-			k[0] = e.NS
-			copy(k[1:], trimKey(&e.Key))
-			ok := false
-			for _, n := range byKey[k] {
-				x := &idxs[n]
-				if int(e.Chunk) >= x.start && int(e.Chunk) < x.start+x.cnt {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				d.note(p, i, "orphan-chunk", "blob chunk "+quoteKey(e)+" has no blob index that covers it; a mount erases it")
-				key := e.Key
-				_ = d.pageEraseItem(p, e.NS, e.Type, &key, e.Chunk, verAny)
-			}
+			d.note(p, i, "orphan-chunk", "blob chunk "+quoteKey(e)+" has no blob index that covers it; a mount erases it")
+			key := e.Key
+			_ = d.pageEraseItem(p, e.NS, e.Type, &key, e.Chunk, verAny)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package nvs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -338,31 +339,34 @@ type addFunc func(s Severity, code string, page, slot int, format string, args .
 
 // readRecords lists the keys the way the device iterates them and reads each value.
 func (im *Image) readRecords(d *device, add addFunc) {
-	nsName := map[uint8]string{}
+	var nsName [256]string
+	var nsKnown [256]bool
 	for _, nd := range d.ns {
-		if _, ok := nsName[nd.index]; !ok {
-			nsName[nd.index] = nd.name
+		if !nsKnown[nd.index] {
+			nsKnown[nd.index], nsName[nd.index] = true, nd.name
 		}
 	}
+	// ix.locs holds the live headers in page order: the parser walks them instead of every
+	// slot. (After the mount the live headers are exactly what the library's iteration,
+	// Page::findItem with any namespace, type and key, visits.)
+	ix := newLiveIndex(d)
 	// Namespace entries with their location, as loadNamespaces found them.
-	for _, p := range d.list {
-		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
+	var skip *dpage
+	for _, l := range ix.locs {
+		p, i := d.list[l.page], int(l.slot)
+		if p == skip || !readablePage(p) || d.entryState(p, i) != EntryWritten {
 			continue
 		}
-		for i := range EntriesPerPage {
-			if !p.live[i] || d.entryState(p, i) != EntryWritten {
-				continue
-			}
-			b := d.slot(p, i)
-			if b[0] != NamespaceIndex {
-				continue
-			}
-			if Type(b[1]) != TypeU8 {
-				break
-			}
-			e := DecodeEntry(b)
-			im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, i})
+		b := d.slot(p, i)
+		if b[0] != NamespaceIndex {
+			continue
 		}
+		if Type(b[1]) != TypeU8 {
+			skip = p // the rest of the page is not scanned
+			continue
+		}
+		e := DecodeEntry(b)
+		im.Namespaces = append(im.Namespaces, NamespaceDef{e.KeyString(), e.Data[0], p.idx, i})
 	}
 	byIndex, byNSName := map[uint8]string{}, map[string]uint8{}
 	for _, n := range im.Namespaces {
@@ -381,99 +385,110 @@ func (im *Image) readRecords(d *device, add addFunc) {
 			byNSName[n.Name] = n.Index
 		}
 	}
-	type seenKey struct {
-		ns   uint8
-		key  [KeySize]byte
-		blob bool
-	}
-	ix := newLiveIndex(d)
-	seen := make(map[seenKey]bool, len(ix.locs))
-	im.byName = make(map[nameKey]int, len(ix.locs))
-	im.Records = make([]Record, 0, len(ix.locs))
-	for _, p := range d.list {
-		if p.state != PageActive && p.state != PageFull && p.state != PageFreeing {
+	im.Records = make([]Record, 0, ix.maxRecords)
+	// The keys of all records are gathered into one string, then cut into the records.
+	keyBuf := make([]byte, 0, ix.maxRecords*8)
+	keyEnd := make([]int, 0, ix.maxRecords)
+	for n := range ix.locs {
+		l := &ix.locs[n]
+		p, idx := d.list[l.page], int(l.slot)
+		if !readablePage(p) || d.entryState(p, idx) != EntryWritten {
 			continue
 		}
-		for idx := 0; idx < EntriesPerPage; idx++ {
-			// After the mount the live headers are exactly what the library's iteration
-			// (Page::findItem with any namespace, type and key) visits.
-			if !p.live[idx] || d.entryState(p, idx) != EntryWritten {
-				continue
+		e := d.readEntry(p, idx)
+		if e.NS == NamespaceIndex {
+			if e.Type != TypeU8 {
+				add(Warning, "namespace-index-0", p.idx, idx, "item %s (%s) has namespace index 0, which is reserved for namespace definitions; the device ignores it", quoteKey(e), e.Type)
 			}
-			e := d.readEntry(p, idx)
-			var err error
-			if e.NS == NamespaceIndex {
-				if e.Type != TypeU8 {
-					add(Warning, "namespace-index-0", p.idx, idx, "item %s (%s) has namespace index 0, which is reserved for namespace definitions; the device ignores it", quoteKey(e), e.Type)
-				}
-				continue
-			}
-			readType := e.Type
-			r := Record{NSIndex: e.NS, Page: p.idx, Slot: idx}
-			switch {
-			case e.Type == TypeBlobIndex:
-				continue
-			case e.Type == TypeBlobData:
-				if e.Chunk != 0 && e.Chunk != VerOffset1 {
-					continue
-				}
-				readType = TypeBlob
-			case e.Type == TypeBlob:
-				r.V1 = true
-			case e.Type.IsInt() || e.Type == TypeString:
-			default:
-				add(Warning, "unknown-type", p.idx, idx, "item %s has unknown type 0x%02x", quoteKey(e), uint8(e.Type))
-				continue
-			}
-			sk := seenKey{e.NS, e.Key, readType == TypeBlob}
-			if seen[sk] {
-				add(Warning, "duplicate-key", p.idx, idx, "key %s is stored more than once; the device reads the first copy in page order", quoteKey(e))
-				continue
-			}
-			seen[sk] = true
-			key := e.KeyString()
-			name, ok := nsName[e.NS]
-			if !ok {
-				add(Error, "unknown-namespace", p.idx, idx, "item %s uses namespace index %d, which no namespace entry defines", quoteKey(e), e.NS)
-			}
-			var data []byte
-			if readType == TypeBlob && !r.V1 {
-				var ie Entry
-				data, ie, err = ix.readBlob(e.NS, e.Key)
-				if err == nil {
-					_, cnt, st := ie.BlobIndex()
-					r.Chunks, r.ChunkStart = int(cnt), st
-				}
-			} else {
-				data, err = ix.read(e.NS, readType, e.Key)
-			}
-			if err != nil {
-				code := "data-crc"
-				if readType == TypeBlob && !r.V1 {
-					code = "blob-mismatch"
-				}
-				add(Error, code, p.idx, idx, "%s/%s cannot be read: %v", name, key, describeReadErr(err))
-				continue
-			}
-			r.Namespace, r.Key, r.Type = name, key, readType
-			if readType.IsInt() {
-				var en Entry
-				en.Type = readType
-				copy(en.Data[:], data)
-				r.Value = en.Uint()
-				if readType.Signed() {
-					r.Value = uint64(en.Int())
-				}
-			} else {
-				r.Data = data
-			}
-			if readType == TypeString && (len(data) == 0 || data[len(data)-1] != 0) {
-				add(Info, "string-no-nul", p.idx, idx, "string %s/%s has no terminating NUL; the device's nvs_get_str returns it unterminated", name, key)
-			}
-			im.byName[nameKey{name, key}] = len(im.Records)
-			im.Records = append(im.Records, r)
+			continue
 		}
+		readType := e.Type
+		r := Record{NSIndex: e.NS, Page: p.idx, Slot: idx}
+		switch {
+		case e.Type == TypeBlobIndex:
+			continue
+		case e.Type == TypeBlobData:
+			if e.Chunk != 0 && e.Chunk != VerOffset1 {
+				continue
+			}
+			readType = TypeBlob
+		case e.Type == TypeBlob:
+			r.V1 = true
+		case e.Type.IsInt() || e.Type == TypeString:
+		default:
+			add(Warning, "unknown-type", p.idx, idx, "item %s has unknown type 0x%02x", quoteKey(e), uint8(e.Type))
+			continue
+		}
+		// A key is read once per namespace and kind (blob or not): the group of this
+		// header is its namespace and stored key.
+		g := &ix.groups[l.group]
+		kind := uint8(1)
+		if readType == TypeBlob {
+			kind = 2
+		}
+		if g.seen&kind != 0 {
+			add(Warning, "duplicate-key", p.idx, idx, "key %s is stored more than once; the device reads the first copy in page order", quoteKey(e))
+			continue
+		}
+		g.seen |= kind
+		name, ok := nsName[e.NS], nsKnown[e.NS]
+		if !ok {
+			add(Error, "unknown-namespace", p.idx, idx, "item %s uses namespace index %d, which no namespace entry defines", quoteKey(e), e.NS)
+		}
+		lookup := ix.lookup(e.NS, e.Key, l.group)
+		var data []byte
+		var err error
+		if readType == TypeBlob && !r.V1 {
+			var ie Entry
+			data, ie, err = ix.readBlob(lookup)
+			if err == nil {
+				_, cnt, st := ie.BlobIndex()
+				r.Chunks, r.ChunkStart = int(cnt), st
+			}
+		} else {
+			var ve Entry
+			data, ve, err = ix.read(lookup, readType)
+			if err == nil && readType.IsInt() {
+				// ve has type readType: its data field holds the value.
+				r.Value = ve.Uint()
+				if readType.Signed() {
+					r.Value = uint64(ve.Int())
+				}
+			}
+		}
+		if err != nil {
+			code := "data-crc"
+			if readType == TypeBlob && !r.V1 {
+				code = "blob-mismatch"
+			}
+			add(Error, code, p.idx, idx, "%s/%s cannot be read: %v", name, e.KeyString(), describeReadErr(err))
+			continue
+		}
+		r.Namespace, r.Type = name, readType
+		if !readType.IsInt() {
+			r.Data = data
+		}
+		if readType == TypeString && (len(data) == 0 || data[len(data)-1] != 0) {
+			add(Info, "string-no-nul", p.idx, idx, "string %s/%s has no terminating NUL; the device's nvs_get_str returns it unterminated", name, e.KeyString())
+		}
+		keyBuf = append(keyBuf, trimKey(&e.Key)...)
+		keyEnd = append(keyEnd, len(keyBuf))
+		im.Records = append(im.Records, r)
 	}
+	keys := string(keyBuf)
+	im.byName = make(map[nameKey]int, len(im.Records))
+	start := 0
+	for i := range im.Records {
+		r := &im.Records[i]
+		r.Key = keys[start:keyEnd[i]]
+		start = keyEnd[i]
+		im.byName[nameKey{r.Namespace, r.Key}] = i
+	}
+}
+
+// readablePage reports whether the parser lists the items of p.
+func readablePage(p *dpage) bool {
+	return p.state == PageActive || p.state == PageFull || p.state == PageFreeing
 }
 
 func describeReadErr(err error) string {
@@ -524,23 +539,32 @@ func (im *Image) Plain() []byte { return im.plain }
 // of a mounted device built once: for each page in sequence order, the first live header with
 // the namespace, key and chunk index asked for; a header of another type makes the library
 // skip that page.
+//
+// The headers are grouped by namespace and stored key; each group chains its headers in page
+// order, and a lookup walks the chain of its group keeping the chunk index asked for.
 type liveIndex struct {
-	d     *device
-	arena []byte            // values are copied here: one allocation for many records
-	m     map[liveKey]int32 // first location of each key
-	locs  []liveLoc
+	d      *device
+	arena  []byte      // values are copied here: one allocation for many records
+	keys   *keySet     // the namespace and stored key of each group
+	groups []liveGroup // by group number
+	locs   []liveLoc   // the live headers, in page order
+	parts  [][]byte    // scratch: the chunks of the blob being read
+	kept   bool        // a value is in the arena
+	// maxRecords bounds the number of records the headers can give.
+	maxRecords int
 }
 
-type liveKey struct {
-	ns    uint8
-	key   [KeySize]byte
-	chunk uint8
+type liveGroup struct {
+	head, tail int32 // first and last location of the group, -1 if none
+	seen       uint8 // readRecords: 1 when a non-blob was read, 2 when a blob was
 }
 
 type liveLoc struct {
-	p    *dpage
-	slot int
-	next int32 // next location of the same key, -1 at the end
+	page  int32 // position of the page in d.list
+	slot  int32
+	next  int32 // next location in the same group, -1 at the end
+	group int32
+	chunk uint8
 }
 
 func newLiveIndex(d *device) *liveIndex {
@@ -552,102 +576,123 @@ func newLiveIndex(d *device) *liveIndex {
 			}
 		}
 	}
-	ix := &liveIndex{d: d, m: make(map[liveKey]int32, n), locs: make([]liveLoc, 0, n)}
-	keys := make([]liveKey, 0, n)
-	for _, p := range d.list {
+	ix := &liveIndex{d: d, keys: newKeySet(n), groups: make([]liveGroup, 0, n), locs: make([]liveLoc, 0, n)}
+	payload := 0
+	for pos, p := range d.list {
 		base := p.idx*PageSize + FirstEntryOff
 		for i := range EntriesPerPage {
 			if !p.live[i] {
 				continue
 			}
-			b := d.img[base+i*EntrySize:]
-			var k liveKey
-			k.ns, k.chunk = b[0], b[3]
+			off := base + i*EntrySize
+			b := d.img[off : off+EntrySize]
+			k := nsKey{ns: b[0]}
 			copy(k.key[:], b[8:24])
-			ix.locs = append(ix.locs, liveLoc{p, i, -1})
-			keys = append(keys, k)
+			g, added := ix.keys.add(&k)
+			if added {
+				ix.groups = append(ix.groups, liveGroup{head: -1, tail: -1})
+			}
+			loc := int32(len(ix.locs))
+			ix.locs = append(ix.locs, liveLoc{page: int32(pos), slot: int32(i), next: -1, group: g, chunk: b[3]})
+			if gr := &ix.groups[g]; gr.tail >= 0 {
+				ix.locs[gr.tail].next = loc
+				gr.tail = loc
+			} else {
+				gr.head, gr.tail = loc, loc
+			}
+			t := Type(b[1])
+			if t.IsVarLen() {
+				payload += min(int(binary.LittleEndian.Uint16(b[24:26])), (p.idx+1)*PageSize-off-EntrySize)
+			}
+			if b[0] != NamespaceIndex && t != TypeBlobIndex && (t != TypeBlobData || b[3] == 0 || b[3] == VerOffset1) {
+				ix.maxRecords++
+			}
 		}
 	}
-	// Chain the locations of each key, walking backwards so the map ends at the first.
-	for i := len(keys) - 1; i >= 0; i-- {
-		if h, ok := ix.m[keys[i]]; ok {
-			ix.locs[i].next = h
-		}
-		ix.m[keys[i]] = int32(i)
-	}
+	ix.arena = make([]byte, 0, min(payload, len(d.img)))
 	return ix
 }
 
-func (ix *liveIndex) find(ns uint8, typ Type, key [KeySize]byte, chunk uint8) (*dpage, int, Entry, error) {
-	var last *dpage
-	n, ok := ix.m[liveKey{ns, normKey(key), chunk}]
-	for ; ok && n >= 0; n = ix.locs[n].next {
+// lookup returns the group the library's lookup of a stored key finds (it looks up the key
+// as a string: at most 15 bytes, up to the first NUL), or -1. own is the group of the stored
+// key itself.
+func (ix *liveIndex) lookup(ns uint8, key [KeySize]byte, own int32) int32 {
+	nk := normKey(key)
+	if nk == key {
+		return own
+	}
+	return ix.keys.find(&nsKey{ns, nk})
+}
+
+func (ix *liveIndex) find(g int32, typ Type, chunk uint8) (*dpage, int, Entry, error) {
+	if g < 0 {
+		return nil, 0, Entry{}, ErrNotFound
+	}
+	last := int32(-1)
+	for n := ix.groups[g].head; n >= 0; n = ix.locs[n].next {
 		l := &ix.locs[n]
-		if l.p == last {
+		if l.chunk != chunk || l.page == last {
 			continue
 		}
-		last = l.p
-		if ix.d.entryState(l.p, l.slot) != EntryWritten {
+		last = l.page
+		p, i := ix.d.list[l.page], int(l.slot)
+		if ix.d.entryState(p, i) != EntryWritten {
 			continue
 		}
-		e := ix.d.readEntry(l.p, l.slot)
-		if e.Type == typ {
-			return l.p, l.slot, e, nil
+		if b := ix.d.slot(p, i); Type(b[1]) == typ {
+			return p, i, DecodeEntry(b), nil
 		}
 	}
 	return nil, 0, Entry{}, ErrNotFound
 }
 
-// read is Storage::readItem for an integer, a string or a V1 blob.
-func (ix *liveIndex) read(ns uint8, typ Type, key [KeySize]byte) ([]byte, error) {
-	p, i, e, err := ix.find(ns, typ, key, ChunkAny)
-	if err != nil {
-		return nil, err
-	}
-	if !typ.IsVarLen() {
-		return append([]byte(nil), e.Data[:]...), nil
+// read is Storage::readItem for an integer, a string or a V1 blob of group g. It returns the
+// item's header, and for a string or blob its payload.
+func (ix *liveIndex) read(g int32, typ Type) ([]byte, Entry, error) {
+	p, i, e, err := ix.find(g, typ, ChunkAny)
+	if err != nil || !typ.IsVarLen() {
+		return nil, e, err
 	}
 	data := ix.d.pagePayload(p, i, e)
 	if len(data) != e.VarSize() || CRC32(data) != e.VarCRC() {
-		return nil, errDataCRC
+		return nil, e, errDataCRC
 	}
-	return ix.keep(data), nil
+	return ix.keep(data), e, nil
 }
 
-// keep copies b into the arena and returns the copy, capped so appends cannot spill over.
+// alloc returns n bytes of the arena, capped so appends cannot spill over.
+func (ix *liveIndex) alloc(n int) []byte {
+	if cap(ix.arena)-len(ix.arena) < n {
+		ix.arena = make([]byte, 0, max(64<<10, n))
+	}
+	m := len(ix.arena)
+	ix.arena = ix.arena[:m+n]
+	return ix.arena[m : m+n : m+n]
+}
+
+// keep copies b into the arena and returns the copy. An empty b gives nil until a value
+// has been kept, then an empty slice (as when the arena was made on the first value).
 func (ix *liveIndex) keep(b []byte) []byte {
-	if cap(ix.arena)-len(ix.arena) < len(b) {
-		ix.arena = make([]byte, 0, max(64<<10, len(b)))
+	if len(b) == 0 && !ix.kept {
+		return nil
 	}
-	n := len(ix.arena)
-	ix.arena = append(ix.arena, b...)
-	return ix.arena[n : n+len(b) : n+len(b)]
+	ix.kept = true
+	out := ix.alloc(len(b))
+	copy(out, b)
+	return out
 }
 
-// readBlob is Storage::readMultiPageBlob; it also returns the blob index entry.
-func (ix *liveIndex) readBlob(ns uint8, key [KeySize]byte) ([]byte, Entry, error) {
-	_, _, ie, err := ix.find(ns, TypeBlobIndex, key, ChunkAny)
+// readBlob is Storage::readMultiPageBlob for group g; it also returns the blob index entry.
+func (ix *liveIndex) readBlob(g int32) ([]byte, Entry, error) {
+	_, _, ie, err := ix.find(g, TypeBlobIndex, ChunkAny)
 	if err != nil {
 		return nil, ie, err
 	}
 	size, count, start := ie.BlobIndex()
-	if count == 1 {
-		p, i, ce, err := ix.find(ns, TypeBlobData, key, start)
-		if err != nil {
-			return nil, ie, ErrNotFound
-		}
-		data := ix.d.pagePayload(p, i, ce)
-		if len(data) != ce.VarSize() || CRC32(data) != ce.VarCRC() {
-			return nil, ie, errDataCRC
-		}
-		if len(data) != int(size) {
-			return nil, ie, errInvalidLen
-		}
-		return ix.keep(data), ie, nil
-	}
-	out := make([]byte, 0, size)
+	parts := ix.parts[:0]
+	total := 0
 	for c := 0; c < int(count); c++ {
-		p, i, ce, err := ix.find(ns, TypeBlobData, key, start+uint8(c))
+		p, i, ce, err := ix.find(g, TypeBlobData, start+uint8(c))
 		if err != nil {
 			return nil, ie, ErrNotFound
 		}
@@ -655,10 +700,20 @@ func (ix *liveIndex) readBlob(ns uint8, key [KeySize]byte) ([]byte, Entry, error
 		if len(data) != ce.VarSize() || CRC32(data) != ce.VarCRC() {
 			return nil, ie, errDataCRC
 		}
-		out = append(out, data...)
+		parts = append(parts, data)
+		total += len(data)
 	}
-	if len(out) != int(size) {
+	ix.parts = parts
+	if total != int(size) {
 		return nil, ie, errInvalidLen
+	}
+	if count == 1 {
+		return ix.keep(parts[0]), ie, nil
+	}
+	out := ix.alloc(total)
+	off := 0
+	for _, b := range parts {
+		off += copy(out[off:], b)
 	}
 	return out, ie, nil
 }
