@@ -466,6 +466,9 @@ func (im *Image) readRecords(d *device, add addFunc) {
 		}
 		r.Namespace, r.Type = name, readType
 		if !readType.IsInt() {
+			if data == nil {
+				data = []byte{} // an empty value is empty, not absent
+			}
 			r.Data = data
 		}
 		if readType == TypeString && (len(data) == 0 || data[len(data)-1] != 0) {
