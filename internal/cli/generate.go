@@ -41,10 +41,7 @@ With --partition-table and --partition, SIZE comes from the partition table.
 The CSV has the columns key,type,encoding,value. Type is namespace, data or file
 (file rows name a file whose content is the value, relative to the current
 directory or --base-dir). Encodings: u8 i8 u16 i16 u32 i32 u64 i64 string
-hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).
-
-With --partition-table (a partitions.csv or binary table) SIZE comes from the
-partition named by --partition (default nvs).`,
+hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 		Example: `  nvskit generate nvs.csv nvs.bin 0x6000
   nvskit generate --version 1 nvs.csv nvs.bin 0x3000
   nvskit generate nvs.csv nvs.bin --partition-table partitions.csv --partition nvs`,
