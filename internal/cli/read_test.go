@@ -32,26 +32,6 @@ func deviceCases(t *testing.T) []golden.DeviceCase {
 	return cs
 }
 
-func viewLines(t *testing.T, v *golden.View) []string {
-	var out []string
-	for _, k := range v.Keys {
-		val := string(k.Value)
-		switch k.Type {
-		case "str":
-			val = k.Hex
-		case "blob":
-			s, err := strconv.Unquote(val)
-			if err != nil {
-				t.Fatal(err)
-			}
-			val = s
-		}
-		out = append(out, fmt.Sprintf("%s/%s %s %s", k.NS, k.Key, k.Type, val))
-	}
-	sort.Strings(out)
-	return out
-}
-
 func inspectLines(t *testing.T, doc *inspectJSON) []string {
 	var out []string
 	for _, it := range doc.Items {
@@ -291,4 +271,14 @@ func TestReadErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// viewLines renders the library's view for comparison (see golden.View.Lines).
+func viewLines(t *testing.T, v *golden.View) []string {
+	t.Helper()
+	lines, err := v.Lines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -251,6 +252,28 @@ type View struct {
 	Mount   string
 	Keys    []ViewLine
 	Summary map[string]any
+}
+
+// Lines renders the view as sorted lines "ns/key type value": integers in decimal, strings
+// ("str") and blobs as the hex of their bytes, so two views compare as text.
+func (v *View) Lines() ([]string, error) {
+	out := make([]string, 0, len(v.Keys))
+	for _, k := range v.Keys {
+		val := string(k.Value)
+		switch k.Type {
+		case "str":
+			val = k.Hex
+		case "blob":
+			s, err := strconv.Unquote(val)
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s: blob value %s: %w", k.NS, k.Key, val, err)
+			}
+			val = s
+		}
+		out = append(out, fmt.Sprintf("%s/%s %s %s", k.NS, k.Key, k.Type, val))
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // ReadView parses an expected.jsonl file of role (expected_view or expected_plain_view).
