@@ -25,11 +25,8 @@ app partition, and erasing anything on a chip that reports flash encryption on
 		Example: `  nvskit erase --port /dev/ttyUSB0 --partition nvs`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkNameOrOffset(name, offset); err != nil {
+			if err := checkRegion(name, offset, size); err != nil {
 				return err
-			}
-			if offset != "" && size == "" {
-				return usagef("--offset needs --size")
 			}
 			d, err := df.connect(env)
 			if err != nil {

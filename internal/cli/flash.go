@@ -66,6 +66,18 @@ func checkNameOrOffset(name, offset string) error {
 	return nil
 }
 
+// checkRegion validates --partition, --offset and --size for read and erase, where an offset
+// needs a size.
+func checkRegion(name, offset, size string) error {
+	if err := checkNameOrOffset(name, offset); err != nil {
+		return err
+	}
+	if offset != "" && size == "" {
+		return usagef("--offset needs --size")
+	}
+	return nil
+}
+
 func newFlashCmd(env *Env) *cobra.Command {
 	var df devFlags
 	var pt ptFlags

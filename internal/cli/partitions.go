@@ -125,20 +125,14 @@ func argparseArgs(args []string) []string {
 		switch a {
 		case "--":
 			return append(out, args[i:]...)
-		case "--secure":
+		case "--secure", "--flash-size":
+			// Options whose value is optional: "--secure" alone means v1.
+			val := map[string]string{"--secure": "v1", "--flash-size": ""}[a]
 			if isValue(i + 1) {
-				out = append(out, "--secure="+args[i+1])
+				val = args[i+1]
 				i++
-			} else {
-				out = append(out, "--secure=v1")
 			}
-		case "--flash-size":
-			if isValue(i + 1) {
-				out = append(out, "--flash-size="+args[i+1])
-				i++
-			} else {
-				out = append(out, "--flash-size=")
-			}
+			out = append(out, a+"="+val)
 		case "--extra-partition-subtypes":
 			for isValue(i + 1) {
 				out = append(out, "--extra-partition-subtypes="+args[i+1])

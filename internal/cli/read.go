@@ -25,11 +25,8 @@ func newReadCmd(env *Env) *cobra.Command {
   nvskit read --port COM3 --offset 0x9000 --size 0x6000 -o nvs-dump.bin`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkNameOrOffset(name, offset); err != nil {
+			if err := checkRegion(name, offset, size); err != nil {
 				return err
-			}
-			if offset != "" && size == "" {
-				return usagef("--offset needs --size")
 			}
 			if out == "" {
 				return usagef("give the output file with -o OUT.bin")
