@@ -284,5 +284,12 @@ func nvsPartition(env *Env, tablePath, name string) (*partition.Partition, error
 		return nil, fmt.Errorf("%s: partition %q is %s/%s, not an NVS partition (data/nvs)", tablePath, p.Name,
 			partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
 	}
+	// The table checks that concern this partition (an encrypted flag, a read-only size, ...)
+	// are worth seeing before its image goes to a device.
+	for _, f := range lt.t.Lint(partition.LintOptions{}) {
+		if f.Partition == p.Name {
+			fmt.Fprintf(env.Stderr, "%s: %s: %s\n", tablePath, f.Severity, f.Message)
+		}
+	}
 	return p, nil
 }

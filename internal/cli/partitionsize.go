@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/nvskit/nvskit/partition"
 )
 
 // partitionFlags are --partition-table and --partition: take an NVS image's size from a
@@ -54,11 +52,5 @@ func (p *partitionFlags) splitArgs(env *Env, args []string) (inputs []string, ou
 			sizeArg, size, part.Name, p.table, part.Size)
 	}
 	fmt.Fprintf(env.Stderr, "note: partition %q in %s: offset 0x%x, size 0x%x\n", part.Name, p.table, part.Offset, part.Size)
-	if part.Encrypted() {
-		fmt.Fprintf(env.Stderr, "warning: partition %q has the encrypted flag; NVS partitions must not (the device fails with ESP_ERR_NVS_WRONG_ENCRYPTION)\n", part.Name)
-	}
-	if part.Size < partition.MinNVSReadWrite && !part.Readonly() {
-		fmt.Fprintf(env.Stderr, "warning: partition %q is under 0x%x but not flagged readonly\n", part.Name, partition.MinNVSReadWrite)
-	}
 	return args[:n-1], args[n-1], int(part.Size), nil
 }
