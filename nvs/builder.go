@@ -70,7 +70,6 @@ type Builder struct {
 	page     int // current page
 	used     int // slots used in the current page
 	ns       map[string]uint8
-	nsOrder  []string
 	entries  int // slots written
 	done     bool
 }
@@ -105,7 +104,6 @@ func (b *Builder) Reset() {
 	b.buf = b.buf[:b.size]
 	fillFF(b.buf)
 	clear(b.ns)
-	b.nsOrder = b.nsOrder[:0]
 	b.entries, b.done = 0, false
 	b.openPage(0)
 }
@@ -209,7 +207,6 @@ func (b *Builder) namespace(name string) (uint8, error) {
 	}
 	idx := uint8(len(b.ns) + 1)
 	b.ns[name] = idx
-	b.nsOrder = append(b.nsOrder, name)
 	if b.used == EntriesPerPage {
 		b.nextPage()
 	}
@@ -317,9 +314,6 @@ func (b *Builder) Stats() Stats {
 	s.LargestBlob = min(max(blob, 0), MaxBlob)
 	return s
 }
-
-// Namespaces returns the namespaces in the order they were defined; namespace i+1 is at index i.
-func (b *Builder) Namespaces() []string { return append([]string(nil), b.nsOrder...) }
 
 // Image finishes the image and returns it: the full partition size, unused pages 0xFF. It fails
 // with a *SizeError (wrapping ErrPartitionFull) when the data needs more pages than the partition

@@ -97,15 +97,6 @@ func NewParser(opts Options) *Parser {
 // Rows returns the items parsed so far with their file and line.
 func (p *Parser) Rows() []Row { return p.rows }
 
-// Items returns the items parsed so far.
-func (p *Parser) Items() []nvs.Item {
-	items := make([]nvs.Item, len(p.rows))
-	for i := range p.rows {
-		items[i] = p.rows[i].Item
-	}
-	return items
-}
-
 // Notices returns the notices collected so far.
 func (p *Parser) Notices() []Notice { return p.notices }
 
