@@ -45,3 +45,23 @@ func TestGenerateSummaryAndNoOverwrite(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestUsageExitCodes: mistakes in the command line itself exit 2, other failures 1.
+func TestUsageExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"bogus"}, 2},
+		{[]string{"generate", "a.csv"}, 2},
+		{[]string{"decrypt", "x.bin", "y.bin"}, 2},
+		{[]string{"generate", "--nope", "a.csv", "b.bin", "0x3000"}, 2},
+		{[]string{"keys", "check"}, 2},
+		{[]string{"generate", "missing.csv", "b.bin", "0x3000"}, 1},
+	} {
+		if code, _, stderr := runIn(t, dir, tc.args...); code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, stderr)
+		}
+	}
+}

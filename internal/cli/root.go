@@ -96,6 +96,7 @@ and needs no Python and no ESP-IDF install.`,
 		newSetCmd(env),
 		newRmCmd(env),
 	)
+	markUsageErrors(root)
 	return root
 }
 
@@ -125,22 +126,31 @@ func Run(args []string, env Env) int {
 	}
 	fmt.Fprintln(env.Stderr, "nvskit:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) || isUnknownCommand(err) {
 		return 2
 	}
 	return 1
 }
 
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least",
-		"requires exactly", "flag needs an argument", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
+// markUsageErrors makes the argument-count errors of c and its subcommands usage errors
+// (exit 2), like flag errors.
+func markUsageErrors(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
 		}
 	}
-	return false
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }
+
+// isUnknownCommand reports cobra's error for a command name it does not know, the one usage
+// error that comes from neither flags nor an Args check.
+func isUnknownCommand(err error) bool { return strings.HasPrefix(err.Error(), "unknown command") }
 
 // IsTerminal reports whether f is a terminal.
 func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
