@@ -12,9 +12,6 @@ import (
 	"golang.org/x/term"
 )
 
-// Version is nvskit's version, set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
-
 // Env is what a command may touch of the outside world. Tests run commands in-process with
 // their own Env.
 type Env struct {
@@ -66,13 +63,14 @@ func NewRoot(env *Env) *cobra.Command {
 optionally encrypted NVS partition on the device, and back. It is a drop-in for
 ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
 and needs no Python and no ESP-IDF install.`,
-		Version:       Version,
+		Version:       currentVersion().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newGenerateCmd(env),
