@@ -83,7 +83,7 @@ func TestVersionFromGitCheckout(t *testing.T) {
 	vcs := []string{"GOFLAGS=-buildvcs=true"}
 	got := versionOutput(t, goBuild(t, repo, vcs))
 	// Go stamps a pseudo-version from the commit (v0.0.0-20260304050607-<12 hex>).
-	if !regexp.MustCompile(`^nvskit version v0\.0\.0-20260304050607-` + head[:12] + `\n`).MatchString(got) ||
+	if !regexp.MustCompile(`^nvskit version v0\.0\.0-20260304050607-`+head[:12]+`\n`).MatchString(got) ||
 		!strings.Contains(got, "commit: "+head+"\n") || !strings.Contains(got, "date:   2026-03-04T05:06:07Z\n") ||
 		!strings.Contains(got, "go:     "+runtime.Version()) || strings.Contains(got, "dev") {
 		t.Errorf("clean checkout at %s:\n%s", head, got)
