@@ -54,8 +54,58 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// NewRoot builds the command tree.
-func NewRoot(env *Env) *cobra.Command {
+// subcommands are nvskit's commands, in the order "nvskit --help" lists them. A run builds only
+// the command its arguments name (newRoot), so a new command adds one line here, and its
+// constructor costs nothing to the other commands. The name must be the command's Use name (a
+// test checks it).
+var subcommands = []struct {
+	name string
+	new  func(*Env) *cobra.Command
+}{
+	{"generate", newGenerateCmd},
+	{"encrypt", newEncryptCmd},
+	{"decrypt", newDecryptCmd},
+	{"generate-key", newGenerateKeyCmd},
+	{"keys", newKeysCmd},
+	{"partitions", newPartitionsCmd},
+	{"mfg", newMfgCmd},
+	{"flash", newFlashCmd},
+	{"read", newReadCmd},
+	{"erase", newEraseCmd},
+	{"device", newDeviceCmd},
+	{"ports", newPortsCmd},
+	{"simulate", newSimulateCmd},
+	{"provision", newProvisionCmd},
+	{"inspect", newInspectCmd},
+	{"check", newCheckCmd},
+	{"get", newGetCmd},
+	{"export", newExportCmd},
+	{"set", newSetCmd},
+	{"rm", newRmCmd},
+}
+
+// NewRoot builds the whole command tree.
+func NewRoot(env *Env) *cobra.Command { return newRoot(env, "") }
+
+// commandNamed returns the subcommand args run, "" when they name none (help, completion, an
+// unknown or misspelt command, no command at all: those need the whole tree).
+func commandNamed(args []string) string {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue // nvskit's own flags (--help, --version) take no value
+		}
+		for _, sc := range subcommands {
+			if sc.name == a {
+				return a
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// newRoot builds the root command with the subcommand only, or with all of them when only is "".
+func newRoot(env *Env, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nvskit",
 		Short: "Make, inspect, encrypt and flash ESP32 NVS partitions",
@@ -63,37 +113,24 @@ func NewRoot(env *Env) *cobra.Command {
 optionally encrypted NVS partition on the device, and back. It is a drop-in for
 ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
 and needs no Python and no ESP-IDF install.`,
-		Version:       currentVersion().String(),
+		Version:       "-", // any text: the template below prints the real one
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.SetVersionTemplate("{{.Version}}")
+	// The version is worked out only when --version prints it.
+	cobra.AddTemplateFunc("nvskitVersion", func() string { return currentVersion().String() })
+	root.SetVersionTemplate("{{nvskitVersion}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(
-		newGenerateCmd(env),
-		newEncryptCmd(env),
-		newDecryptCmd(env),
-		newGenerateKeyCmd(env),
-		newKeysCmd(env),
-		newPartitionsCmd(env),
-		newMfgCmd(env),
-		newFlashCmd(env),
-		newReadCmd(env),
-		newEraseCmd(env),
-		newDeviceCmd(env),
-		newPortsCmd(env),
-		newSimulateCmd(env),
-		newProvisionCmd(env),
-		newInspectCmd(env),
-		newCheckCmd(env),
-		newGetCmd(env),
-		newExportCmd(env),
-		newSetCmd(env),
-		newRmCmd(env),
-	)
+	for _, sc := range subcommands {
+		if only == "" || sc.name == only {
+			root.AddCommand(sc.new(env))
+		}
+	}
+	// "completion" (and its four shells' commands) is built only with the whole tree.
+	root.CompletionOptions.DisableDefaultCmd = only != ""
 	markUsageErrors(root)
 	return root
 }
@@ -109,7 +146,7 @@ func Run(args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
-	root := NewRoot(&env)
+	root := newRoot(&env, commandNamed(args))
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
