@@ -36,7 +36,8 @@ func TestCommandNamed(t *testing.T) {
 		{[]string{"genrate"}, ""},
 		{[]string{"__complete", "gen"}, ""},
 		{[]string{"completion", "bash"}, ""},
-		{[]string{"--version"}, ""},
+		{[]string{"--version"}, noCommands},
+		{[]string{"--version", "--help"}, ""},
 		{nil, ""},
 	}
 	for _, c := range cases {

@@ -88,8 +88,12 @@ var subcommands = []struct {
 func NewRoot(env *Env) *cobra.Command { return newRoot(env, "") }
 
 // commandNamed returns the subcommand args run, "" when they name none (help, completion, an
-// unknown or misspelt command, no command at all: those need the whole tree).
+// unknown or misspelt command, no command at all: those need the whole tree), and noCommands
+// for a lone --version (which needs none).
 func commandNamed(args []string) string {
+	if len(args) == 1 && args[0] == "--version" {
+		return noCommands
+	}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
 			continue // nvskit's own flags (--help, --version) take no value
@@ -103,6 +107,9 @@ func commandNamed(args []string) string {
 	}
 	return ""
 }
+
+// noCommands, as newRoot's only, builds the root command alone.
+const noCommands = "-"
 
 // newRoot builds the root command with the subcommand only, or with all of them when only is "".
 func newRoot(env *Env, only string) *cobra.Command {
