@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,5 +178,24 @@ func init() { _ = regexp.MustCompile("c") }
 	}
 	if strings.Contains(got, ":6:") || strings.Contains(got, ":8:") {
 		t.Errorf("flagged a lazy or small initialiser:\n%s", got)
+	}
+}
+
+// No template execution in the binary: cobra's default help, usage and version output are plain
+// Go, and a Set*Template call (or any template execution reachable from main) makes the linker
+// keep every exported method of every type (templates call methods by name), which added
+// 2 MB to the binary and start-up time to every run.
+func TestNoTemplateLinked(t *testing.T) {
+	bin := goBuild(t, "../..", nil)
+	goTool, _ := exec.LookPath("go")
+	out, err := exec.Command(goTool, "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		// text/template's package variables stay (cobra refers to them); its executor must not.
+		if strings.Contains(line, " text/template.(*state).") {
+			t.Fatalf("text/template's executor is linked into nvskit (%s): render help and version text with fmt, not a template", strings.TrimSpace(line))
+		}
 	}
 }

@@ -120,16 +120,17 @@ func newRoot(env *Env, only string) *cobra.Command {
 optionally encrypted NVS partition on the device, and back. It is a drop-in for
 ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
 and needs no Python and no ESP-IDF install.`,
-		Version:       "-", // any text: the template below prints the real one
+		// cobra prints "nvskit version " + Version + "\n": the rest of the lines go in Version.
+		// (No SetVersionTemplate: a text/template reachable from main disables the linker's
+		// dead-code elimination of methods and adds megabytes to the binary; see
+		// docs/performance.md.)
+		Version:       strings.TrimSuffix(strings.TrimPrefix(currentVersion().String(), "nvskit version "), "\n"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	// The version is worked out only when --version prints it.
-	cobra.AddTemplateFunc("nvskitVersion", func() string { return currentVersion().String() })
-	root.SetVersionTemplate("{{nvskitVersion}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	for _, sc := range subcommands {
 		if only == "" || sc.name == only {
