@@ -66,7 +66,7 @@ func NewEditor(image []byte, keys *Keys) (*Editor, error) {
 		img = append([]byte(nil), image...)
 		c.Decrypt(img)
 		if good, bad := checkEntryCRCs(img); bad > 0 && good == 0 {
-			return nil, fmt.Errorf("none of %d entry headers has a valid CRC after decryption: %w", bad, ErrWrongKeys)
+			return nil, wrongKeys(image, bad)
 		}
 	}
 	d := newDevice(img, raw, c)

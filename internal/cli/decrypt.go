@@ -12,6 +12,7 @@ import (
 
 func newDecryptCmd(env *Env) *cobra.Command {
 	var outdir string
+	var force bool
 	c := &cobra.Command{
 		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
 		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
@@ -29,11 +30,17 @@ nothing is written and the exit status is non-zero.`,
 			if err != nil {
 				return err
 			}
+			if err := recognizeImage(in, img, force, true); err != nil {
+				return err
+			}
 			keys, err := loadKeysPartition(env, keysPath)
 			if err != nil {
 				return err
 			}
 			plain, err := nvs.Decrypt(img, keys)
+			if errors.Is(err, nvs.ErrNotEncrypted) {
+				return fmt.Errorf("%s is not encrypted: its entries are readable as they are, so there is nothing to decrypt (read it with nvskit inspect %s); nothing was written", in, in)
+			}
 			if errors.Is(err, nvs.ErrWrongKeys) {
 				return fmt.Errorf("%s: %w; was it encrypted with %s?", in, err, keysPath)
 			}
@@ -48,5 +55,6 @@ nothing is written and the exit status is non-zero.`,
 		},
 	}
 	c.Flags().StringVar(&outdir, "outdir", "", "directory for OUTPUT.bin (default: the current directory)")
+	c.Flags().BoolVar(&force, "force", false, "decrypt INPUT.bin even when it does not look like an NVS partition image")
 	return c
 }
