@@ -120,7 +120,7 @@ func (e *RowError) Error() string {
 	if errors.As(e.Err, &ce) {
 		msg = ce.Msg
 		if ce.Key != "" {
-			msg = strings.TrimPrefix(msg, fmt.Sprintf("key %q: ", ce.Key))
+			msg = strings.TrimPrefix(msg, nvscsv.KeyPrefix(ce.Key))
 		}
 	}
 	if e.Column > 0 {

@@ -1,9 +1,11 @@
 package nvs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors for unusable images.
@@ -109,6 +111,12 @@ func (e *Editor) open(namespace string) (uint8, error) {
 func (e *Editor) Set(it Item) error {
 	if it.Key == "" {
 		return ErrEmptyKey
+	}
+	if strings.IndexByte(it.Namespace, 0) >= 0 || strings.IndexByte(it.Key, 0) >= 0 {
+		return fmt.Errorf("namespace or key holds a NUL byte: %w", ErrNUL)
+	}
+	if n := len(it.Data); it.Type == TypeString && n > 1 && bytes.IndexByte(it.Data[:n-1], 0) >= 0 {
+		return fmt.Errorf("string has a NUL byte before its end: %w", ErrNUL)
 	}
 	ns, err := e.open(it.Namespace)
 	if err != nil {

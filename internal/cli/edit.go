@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
@@ -128,6 +129,10 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 				if err := e.Set(it); err != nil {
 					return "", editError(args[1], args[2], err)
 				}
+				if old != nil && old.Type != it.Type {
+					fmt.Fprintf(env.Stderr, "warning: %s/%s is a %s and is set here as a %s: the device keeps both entries (nvs_set_* only replaces a value of the same type), and which one firmware gets depends on the type it asks for; to replace it, nvskit rm the key first\n",
+						args[1], args[2], old.Type, it.Type)
+				}
 				size := len(it.Data)
 				if t.IsInt() {
 					size = t.Width()
@@ -162,7 +167,7 @@ func parseValue(ns, key string, t nvs.Type, value string, raw []byte, fromFile b
 		s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 		n, ok := new(big.Int).SetString(s, 0)
 		if !ok {
-			return nvs.Item{}, usagef("%q is not an integer", s)
+			return nvs.Item{}, usagef("%s is not an integer", clip.Quote(s))
 		}
 		lo, hi := t.IntRange()
 		if n.Cmp(big.NewInt(lo)) < 0 || n.Cmp(new(big.Int).SetUint64(hi)) > 0 {

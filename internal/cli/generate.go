@@ -131,9 +131,7 @@ func (j *genJob) build() ([]byte, error) {
 			return nil, err
 		}
 	}
-	for _, n := range p.Notices() {
-		fmt.Fprintln(j.env.Stderr, "note:", n)
-	}
+	printNotices(j.env, p.Notices())
 	b, err := nvs.NewBuilder(nvs.Options{Size: j.size, Version: j.version})
 	if err != nil {
 		return nil, usageError{err}
@@ -153,6 +151,17 @@ func (j *genJob) build() ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w; pass SIZE 0x%x or larger", strings.Join(j.inputs, ", "), err, se.MinSize())
 	}
 	return img, err
+}
+
+// printNotices prints the parser's notices to stderr, warnings as "warning:".
+func printNotices(env *Env, ns []nvscsv.Notice) {
+	for _, n := range ns {
+		kind := "note:"
+		if n.Warning {
+			kind = "warning:"
+		}
+		fmt.Fprintln(env.Stderr, kind, n)
+	}
 }
 
 // write stores the image atomically, refusing to overwrite an input, and prints the summary.

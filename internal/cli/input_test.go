@@ -85,3 +85,130 @@ func TestDecryptPlainImage(t *testing.T) {
 		t.Errorf("decrypt of the encrypted image: %q", stderr)
 	}
 }
+
+// TestGenerateDuplicateKeyWarns: a key defined twice in one namespace is written as the
+// reference writes it (the image is byte-identical) with a warning naming both lines, at
+// generate and at encrypt.
+func TestGenerateDuplicateKeyWarns(t *testing.T) {
+	dir := seedCase(t, "duplicate_keys")
+	code, _, stderr := runIn(t, dir, "generate", "input.csv", "out.bin", "0x3000")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "out.bin")), mustRead(t, filepath.Join(dir, "expected.bin"))) {
+		t.Error("the image differs from the reference's")
+	}
+	for _, w := range []string{"warning: input.csv:4:", "first at input.csv:3", "warning: input.csv:5:", "there as u8, here as string"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q does not say %q", stderr, w)
+		}
+	}
+	code, _, stderr = runIn(t, dir, "encrypt", "input.csv", "enc.bin", "0x3000", "--keygen", "--keyfile", "k.bin")
+	if code != 0 || !strings.Contains(stderr, "warning: input.csv:4:") {
+		t.Errorf("encrypt: exit %d %q", code, stderr)
+	}
+}
+
+// TestMfgDuplicateKeyWarns: the same warning for a key defined twice in the mfg config.
+func TestMfgDuplicateKeyWarns(t *testing.T) {
+	dir := writeFleet(t, goodRows...)
+	writeFile(t, dir, "config.csv", []byte(fleetConfig+"hw_rev,data,u8\n"))
+	writeFile(t, dir, "values.csv", []byte("id,serial,hw_rev,batch,cal,cert,hw_rev\n1,SN-1,3,42,-9,certs/a.pem,4\n"))
+	code, _, stderr := runIn(t, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if !strings.Contains(stderr, "warning: config.csv:7:") || !strings.Contains(stderr, "first at config.csv:3") {
+		t.Errorf("no duplicate warning: %q", stderr)
+	}
+}
+
+// TestSetTypeChangeWarns: set that gives an existing key another type warns that the device
+// keeps both entries; the same type does not.
+func TestSetTypeChangeWarns(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	if code, _, stderr := runIn(t, dir, "generate", "input.csv", "o.bin", "0x6000"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, _, stderr := runIn(t, dir, "set", "o.bin", "app", "n", "--type", "u8", "--value", "1")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Fatalf("first set: exit %d %q", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "set", "o.bin", "app", "n", "--type", "string", "--value", "x")
+	if code != 0 || !strings.Contains(stderr, "warning: app/n is a u8 and is set here as a string") || !strings.Contains(stderr, "keeps both") {
+		t.Errorf("type change: exit %d %q", code, stderr)
+	}
+}
+
+// TestGenerateInputMistakes: a ';'-separated CSV, a value after ", ", NUL bytes, a 0x prefix
+// on hex2bin and secrets in the wrong column, through the command line.
+func TestGenerateInputMistakes(t *testing.T) {
+	dir := t.TempDir()
+	pem := "\"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\""
+	for _, tc := range []struct {
+		name, csv string
+		code      int
+		want      []string
+		not       []string
+	}{
+		{"semicolons", "key;type;encoding;value\nns;namespace;;\nssid;data;string;MyNet\n", 1,
+			[]string{"in.csv:1:", "separated by ';'"}, []string{"has no key"}},
+		{"space after comma", "key,type,encoding,value\nns,namespace,,\nssid, data, string, MyNet\n", 0,
+			[]string{"warning: in.csv:3:", "space after each comma"}, nil},
+		{"NUL in a string", "key,type,encoding,value\nns,namespace,,\nssid,data,string,a\x00b\n", 1,
+			[]string{"in.csv:3:", "NUL"}, nil},
+		{"NUL in a key", "key,type,encoding,value\nns,namespace,,\nss\x00id,data,string,ab\n", 1,
+			[]string{"in.csv:3:", "NUL"}, nil},
+		{"hex2bin 0x", "key,type,encoding,value\nns,namespace,,\nh,data,hex2bin,0x0102\n", 1,
+			[]string{"in.csv:3:", "drop the 0x prefix"}, nil},
+		{"PEM in a u32 row", "key,type,encoding,value\nns,namespace,,\nn,data,u32," + pem + "\n", 1,
+			[]string{"in.csv:3:", "not shown"}, []string{"MIGH"}},
+		{"huge key", "key,type,encoding,value\nns,namespace,,\n" + strings.Repeat("k", 10<<20) + ",data,u8,1\n", 1,
+			[]string{"in.csv:3:", "at most 15"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			writeFile(t, dir, "in.csv", []byte(tc.csv))
+			os.Remove(filepath.Join(dir, "out.bin"))
+			for _, args := range [][]string{
+				{"generate", "in.csv", "out.bin", "0x3000"},
+				{"encrypt", "in.csv", "out.bin", "0x3000", "--keygen", "--keyfile", tc.name + ".bin"},
+			} {
+				code, _, stderr := runIn(t, dir, args...)
+				if code != tc.code {
+					t.Errorf("%s: exit %d, want %d: %.300q", args[0], code, tc.code, stderr)
+				}
+				if len(stderr) > 1000 {
+					t.Errorf("%s: stderr is %d bytes", args[0], len(stderr))
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("%s: %.300q does not say %q", args[0], stderr, w)
+					}
+				}
+				for _, w := range tc.not {
+					if strings.Contains(stderr, w) {
+						t.Errorf("%s: %.300q says %q", args[0], stderr, w)
+					}
+				}
+				if _, err := os.Stat(filepath.Join(dir, "out.bin")); (err == nil) != (tc.code == 0) {
+					t.Errorf("%s: out.bin exists: %v", args[0], err == nil)
+				}
+				os.Remove(filepath.Join(dir, "out.bin"))
+			}
+		})
+	}
+}
+
+// TestMfgSecretValueNotEchoed: a private key in a u32 column of VALUES.csv is neither printed
+// nor written into the manifest's error column.
+func TestMfgSecretValueNotEchoed(t *testing.T) {
+	dir := writeFleet(t, goodRows[0], "2,SN-2,\"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\",,1,certs/b.pem")
+	code, _, stderr := runIn(t, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000",
+		"--outdir", "out", "--fileid", "serial", "--keep-going")
+	if code != 1 || !strings.Contains(stderr, "not shown") || strings.Contains(stderr, "MIGH") {
+		t.Errorf("exit %d %q", code, stderr)
+	}
+	if m := string(mustRead(t, filepath.Join(dir, "out", "manifest.csv"))); strings.Contains(m, "MIGH") || !strings.Contains(m, "not shown") {
+		t.Errorf("manifest %q", m)
+	}
+}

@@ -207,6 +207,9 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
 	gen, err := mfg.New(cfg, opts)
 	if err != nil {
 		return usageError{err}
