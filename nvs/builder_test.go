@@ -242,7 +242,7 @@ func TestStatsLargest(t *testing.T) {
 				if st.LargestString > 0 && !fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: cString(st.LargestString)}) {
 					t.Errorf("%s: LargestString %d does not fit", name, st.LargestString)
 				}
-				if fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: cString(st.LargestString+1)}) {
+				if fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: cString(st.LargestString + 1)}) {
 					t.Errorf("%s: LargestString %d, but one byte more fits too", name, st.LargestString)
 				}
 			}

@@ -12,16 +12,16 @@ import (
 // Sentinel errors of the builder. Errors returned by Builder.Add and Builder.Image wrap these,
 // so callers can branch with errors.Is.
 var (
-	ErrKeyTooLong         = errors.New("key too long")
-	ErrEmptyKey           = errors.New("key is empty")
-	ErrNoNamespace        = errors.New("item has no namespace")
-	ErrTooManyNamespaces  = errors.New("too many namespaces")
-	ErrValueRange         = errors.New("value out of range for its type")
-	ErrValueTooLong       = errors.New("value too long")
-	ErrBadType            = errors.New("unsupported item type")
+	ErrKeyTooLong        = errors.New("key too long")
+	ErrEmptyKey          = errors.New("key is empty")
+	ErrNoNamespace       = errors.New("item has no namespace")
+	ErrTooManyNamespaces = errors.New("too many namespaces")
+	ErrValueRange        = errors.New("value out of range for its type")
+	ErrValueTooLong      = errors.New("value too long")
+	ErrBadType           = errors.New("unsupported item type")
 	// ErrNUL: a namespace, key or string holds a NUL byte; the device reads names and strings
 	// only up to the first NUL.
-	ErrNUL = errors.New("NUL byte inside a name or string")
+	ErrNUL                = errors.New("NUL byte inside a name or string")
 	ErrBadSize            = errors.New("bad partition size")
 	ErrPartitionFull      = errors.New("data does not fit in the partition")
 	ErrBuilderAlreadyDone = errors.New("builder already produced its image")
