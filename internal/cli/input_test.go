@@ -212,3 +212,56 @@ func TestMfgSecretValueNotEchoed(t *testing.T) {
 		t.Errorf("manifest %q", m)
 	}
 }
+
+// TestInspectViewAllHidesSecrets: inspect --view all and its --json show no bytes of a private
+// key without --show-secrets, whether the key's name looks secret or only its content does.
+func TestInspectViewAllHidesSecrets(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	key := mustRead(t, filepath.Join(dir, "files", "device_key.pem"))
+	writeFile(t, dir, "in.csv", []byte("key,type,encoding,value\nns,namespace,,\ndevice_key,file,string,files/device_key.pem\nplainname,file,binary,files/device_key.pem\nn,data,u8,7\n"))
+	if code, _, stderr := runIn(t, dir, "generate", "in.csv", "o.bin", "0x6000"); code != 0 {
+		t.Fatal(stderr)
+	}
+	leaks := func(out string) int {
+		n := 0
+		for i := 0; i+8 <= len(key); i++ {
+			w := key[i : i+8]
+			if strings.Contains(out, strings.ReplaceAll(strings.TrimSpace(hexSpaced(w)), " ", "")) || strings.Contains(out, hexSpaced(w)) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, args := range [][]string{
+		{"inspect", "--view", "all", "o.bin"},
+		{"inspect", "--view", "all", "--json", "o.bin"},
+	} {
+		code, out, stderr := runIn(t, dir, args...)
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		if n := leaks(out); n > 0 {
+			t.Errorf("%v shows %d 8-byte pieces of the private key", args, n)
+		}
+		if !strings.Contains(out, "hidden") && !strings.Contains(out, `"redacted": true`) {
+			t.Errorf("%v does not say what it hid", args)
+		}
+		code, out, _ = runIn(t, dir, append(args, "--show-secrets")...)
+		if code != 0 || leaks(out) == 0 {
+			t.Errorf("%v --show-secrets shows nothing of the key", args)
+		}
+	}
+}
+
+// hexSpaced formats b as "% x" does.
+func hexSpaced(b []byte) string {
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString("0123456789abcdef"[c>>4 : c>>4+1])
+		sb.WriteString("0123456789abcdef"[c&15 : c&15+1])
+	}
+	return sb.String()
+}
