@@ -43,8 +43,12 @@ func (e *SizeError) Error() string {
 // Unwrap lets errors.Is(err, ErrPartitionFull) match.
 func (e *SizeError) Unwrap() error { return ErrPartitionFull }
 
-// CheckSize validates a partition size: a multiple of PageSize and at least MinReadOnlySize.
+// CheckSize validates a partition size: a multiple of PageSize, at least MinReadOnlySize and
+// at most MaxSize.
 func CheckSize(size int) error {
+	if size > MaxSize {
+		return fmt.Errorf("%w 0x%x: larger than %d MiB, the largest flash of any ESP chip", ErrBadSize, size, MaxSize>>20)
+	}
 	if size < MinReadOnlySize {
 		return fmt.Errorf("%w 0x%x: read/write NVS needs at least 0x%x and read-only NVS 0x%x",
 			ErrBadSize, size, MinSize, MinReadOnlySize)

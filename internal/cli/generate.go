@@ -86,6 +86,7 @@ func (f *genFlags) prepare(env *Env, inputs []string, output string, size int) (
 	if err := nvs.CheckSize(size); err != nil {
 		return nil, usageError{err}
 	}
+	warnLargeSize(env, size)
 	if ext := filepath.Ext(output); !strings.Contains(strings.ToLower(ext), ".bin") {
 		return nil, usagef("output %q must have a .bin extension", output)
 	}

@@ -265,3 +265,35 @@ func hexSpaced(b []byte) string {
 	}
 	return sb.String()
 }
+
+// TestSizeBounds: SIZE above 128 MiB (the largest ESP flash) is refused before anything is
+// written; above 1 MiB it is accepted with a warning.
+func TestSizeBounds(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	for _, size := range []string{"0x100000000", "0x8001000", "99999999999999999999999"} {
+		for _, args := range [][]string{
+			{"generate", "input.csv", "big.bin", size},
+			{"encrypt", "input.csv", "big.bin", size, "--keygen", "--keyfile", "k.bin"},
+		} {
+			code, _, stderr := runIn(t, dir, args...)
+			if code != 2 || !strings.Contains(stderr, "128 MiB") {
+				t.Errorf("%v: exit %d %q", args, code, stderr)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "big.bin")); err == nil {
+			t.Fatalf("SIZE %s wrote big.bin", size)
+		}
+	}
+	code, _, stderr := runIn(t, dir, "generate", "input.csv", "two.bin", "0x200000")
+	if code != 0 || !strings.Contains(stderr, "warning: SIZE 0x200000 is 2.0 MiB") {
+		t.Errorf("2 MiB: exit %d %q", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "generate", "input.csv", "small.bin", "0x100000")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("1 MiB: exit %d %q", code, stderr)
+	}
+	dir = writeFleet(t, goodRows...)
+	if code, _, stderr := runIn(t, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x10000000", "--outdir", "out"); code != 2 || !strings.Contains(stderr, "128 MiB") {
+		t.Errorf("mfg: exit %d %q", code, stderr)
+	}
+}

@@ -150,6 +150,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err := nvs.CheckSize(size); err != nil {
 		return usageError{err}
 	}
+	warnLargeSize(env, size)
 	if f.version != 1 && f.version != 2 {
 		return usagef("--version %d: must be 1 or 2", f.version)
 	}
