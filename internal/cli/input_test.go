@@ -297,3 +297,21 @@ func TestSizeBounds(t *testing.T) {
 		t.Errorf("mfg: exit %d %q", code, stderr)
 	}
 }
+
+// TestSummarySaysFreeSpaceAndLargestValue: the summary gives the free space and, separately,
+// the largest single value; it does not call the largest blob the room left.
+func TestSummarySaysFreeSpaceAndLargestValue(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	code, stdout, stderr := runIn(t, dir, "generate", "input.csv", "o.bin", "0x6000")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, w := range []string{"462 free (14 KiB of free space)", "the largest new value that fits: a blob of 14624 bytes or a string of 4000"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("summary %q does not say %q", stdout, w)
+		}
+	}
+	if strings.Contains(stdout, "room for") {
+		t.Errorf("summary %q still calls the largest blob the room left", stdout)
+	}
+}
