@@ -65,6 +65,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if job, err = f.prepare(env, inputs, output, size); err != nil {
 					return err
 				}
+				job.sizeFrom = pf.partitionSource()
 			}
 			// Read the keys first: a bad keys file must stop the run before anything is written.
 			var keys nvs.Keys

@@ -55,6 +55,7 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 			if err != nil {
 				return err
 			}
+			job.sizeFrom = pf.partitionSource()
 			img, err := job.build()
 			if err != nil {
 				return err
@@ -77,6 +78,9 @@ type genJob struct {
 	baseDir string
 	files   []string // files read by file rows, resolved
 	stats   nvs.Stats
+	// sizeFrom names the partition the size came from ("" when it is the SIZE argument), so
+	// that advice on a size says where to change it.
+	sizeFrom string
 }
 
 func (f *genFlags) prepare(env *Env, inputs []string, output string, size int) (*genJob, error) {
@@ -149,9 +153,33 @@ func (j *genJob) build() ([]byte, error) {
 	j.stats = b.Stats()
 	var se *nvs.SizeError
 	if errors.As(err, &se) {
-		return nil, fmt.Errorf("%s: %w; pass SIZE 0x%x or larger", strings.Join(j.inputs, ", "), err, se.MinSize())
+		return nil, fmt.Errorf("%s: %w; %s", strings.Join(j.inputs, ", "), err, j.sizeAdvice(se))
 	}
 	return img, err
+}
+
+// sizeAdvice says how to make room: a larger SIZE argument, or a larger partition in the
+// table the size came from; a read-only size too when one would hold the data.
+func (j *genJob) sizeAdvice(se *nvs.SizeError) string {
+	ro := ""
+	if n := se.MinReadOnlySize(); n > 0 {
+		ro = fmt.Sprintf(" (or 0x%x for a read-only partition)", n)
+		if j.sizeFrom != "" {
+			ro = fmt.Sprintf(" (or 0x%x with the readonly flag)", n)
+		}
+	}
+	if j.sizeFrom != "" {
+		return fmt.Sprintf("enlarge %s to 0x%x or more%s", j.sizeFrom, se.MinSize(), ro)
+	}
+	return fmt.Sprintf("pass SIZE 0x%x or larger%s", se.MinSize(), ro)
+}
+
+// partitionSource describes the table partition a size came from, for sizeAdvice.
+func (p *partitionFlags) partitionSource() string {
+	if p.table == "" {
+		return ""
+	}
+	return fmt.Sprintf("partition %q in %s", p.name, p.table)
 }
 
 // printNotices prints the parser's notices to stderr, warnings as "warning:".

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -313,5 +314,61 @@ func TestSummarySaysFreeSpaceAndLargestValue(t *testing.T) {
 	}
 	if strings.Contains(stdout, "room for") {
 		t.Errorf("summary %q still calls the largest blob the room left", stdout)
+	}
+}
+
+// TestPartitionsCheckAdvice: the main nvs partition of a project (written at run time too) is
+// never told to shrink to what the CSV holds; nvs-keys-not-encrypted says when it matters.
+func TestPartitionsCheckAdvice(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "nvs.csv", []byte("key,type,encoding,value\nns,namespace,,\nk1,data,u8,1\n"))
+	writeFile(t, dir, "matter.csv", []byte("nvs,data,nvs,0x9000,0x10000,\nnvs_keys,data,nvs_keys,,0x1000,\nfactory,app,factory,0x20000,1M,\n"))
+	code, out, stderr := runIn(t, dir, "partitions", "check", "matter.csv", "--nvs-csv", "nvs.csv")
+	flat := strings.Join(strings.Fields(out), " ")
+	if code != 0 || strings.Contains(flat, "would do") || strings.Contains(flat, "0x4000") || !strings.Contains(flat, "[nvs-data-size]") {
+		t.Errorf("exit %d: %s%s", code, out, stderr)
+	}
+	if !strings.Contains(flat, "matters once flash encryption is enabled") || !strings.Contains(flat, "[nvs-keys-not-encrypted]") {
+		t.Errorf("nvs-keys-not-encrypted does not say when it matters: %s", out)
+	}
+}
+
+// TestSizeAdviceFollowsTheSource: too much data for the partition is advised on where the size
+// came from: SIZE, the partition table, or (provision) the table's partition; and with both the
+// read-only and the read/write minimum when a read-only partition would hold the data.
+func TestSizeAdviceFollowsTheSource(t *testing.T) {
+	dir := t.TempDir()
+	var big strings.Builder
+	big.WriteString("key,type,encoding,value\nns,namespace,,\n")
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&big, "k%d,data,string,%s\n", i, strings.Repeat("v", 60))
+	}
+	writeFile(t, dir, "input.csv", []byte(big.String()))
+	writeFile(t, dir, "pt.csv", []byte("nvs,data,nvs,0x9000,0x3000,\n"))
+	code, _, stderr := runIn(t, dir, "generate", "input.csv", "o.bin", "--partition-table", "pt.csv", "--partition", "nvs")
+	if code == 0 || !strings.Contains(stderr, `enlarge partition "nvs" in pt.csv to 0x`) || strings.Contains(stderr, "pass SIZE") {
+		t.Errorf("--partition-table: exit %d %q", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "encrypt", "input.csv", "o.bin", "--partition-table", "pt.csv", "--partition", "nvs", "--keygen", "--keyfile", "k.bin")
+	if code == 0 || !strings.Contains(stderr, `enlarge partition "nvs" in pt.csv`) || strings.Contains(stderr, "pass SIZE") {
+		t.Errorf("encrypt --partition-table: exit %d %q", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "provision", "input.csv", "--partition-table", "pt.csv", "--partition", "nvs", "--port", "socket://127.0.0.1:1")
+	if code == 0 || !strings.Contains(stderr, `enlarge partition "nvs" in the partition table`) || strings.Contains(stderr, "pass SIZE") {
+		t.Errorf("provision: exit %d %q", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "generate", "input.csv", "o.bin", "0x3000")
+	if code == 0 || !strings.Contains(stderr, "pass SIZE 0x") {
+		t.Errorf("SIZE: exit %d %q", code, stderr)
+	}
+	var csv strings.Builder
+	csv.WriteString("key,type,encoding,value\nns,namespace,,\n")
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&csv, "k%d,data,u8,1\n", i)
+	}
+	writeFile(t, dir, "two.csv", []byte(csv.String()))
+	code, _, stderr = runIn(t, dir, "generate", "two.csv", "o.bin", "0x1000")
+	if code == 0 || !strings.Contains(stderr, "0x2000 read-only, 0x3000 read/write") || !strings.Contains(stderr, "pass SIZE 0x3000 or larger (or 0x2000 for a read-only partition)") {
+		t.Errorf("read-only minimum: exit %d %q", code, stderr)
 	}
 }

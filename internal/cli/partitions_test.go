@@ -235,7 +235,7 @@ func TestPartitionsCheckNVSData(t *testing.T) {
 		many.WriteString("k" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ",data,string," + strings.Repeat("v", 60) + "\n")
 	}
 	writeTemp(t, dir, "many.csv", many.String())
-	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\n")
+	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\nfctry,data,nvs,,0x10000\nro,data,nvs,,0x10000,readonly\n")
 	writeTemp(t, dir, "small.csv", "store,data,nvs,,0x3000\nfactory,app,factory,,1M\n")
 	tests := []struct {
 		name     string
@@ -243,7 +243,10 @@ func TestPartitionsCheckNVSData(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"too large", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "has 256 pages but the data in nvs.csv fills 1"},
+		{"main nvs: no size advice", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "the data in nvs.csv fills 1 of the 256 pages of NVS partition \"nvs\""},
+		{"main nvs: asked", []string{"big.csv", "--nvs-csv", "nvs.csv", "--nvs-csv-only"}, 0, "has 256 pages but the data in nvs.csv fills 1, and the partition holds nothing else"},
+		{"factory partition", []string{"big.csv", "--nvs-csv", "nvs.csv", "--partition", "fctry"}, 0, "so 0x4000 (4 pages, room to grow) would do"},
+		{"read-only partition", []string{"big.csv", "--nvs-csv", "nvs.csv", "--partition", "ro"}, 0, "so 0x4000 (4 pages, room to grow) would do"},
 		{"fits", []string{"small.csv", "--nvs-csv", "nvs.csv"}, 0, "OK: 2 partitions"},
 		{"too full", []string{"small.csv", "--nvs-csv", "many.csv"}, 1, "[nvs-data-too-large]"},
 		{"not nvs", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "factory"}, 1, "not an NVS partition"},
