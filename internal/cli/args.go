@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -24,6 +26,22 @@ func parseSize(s string) (int, error) {
 	}
 	return int(n.Int64()), nil
 }
+
+// argCountError is the one wording of every argument-count error: the command, how many
+// arguments it got, its usage line, and a hint when one helps.
+func argCountError(c *cobra.Command, got int, hint string) error {
+	if hint != "" {
+		hint = " (" + hint + ")"
+	}
+	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+	return argsError{usagef("%s: %s given; usage: %s%s", name, plural(got, "argument"), c.UseLine(), hint).(usageError)}
+}
+
+// argsError is an argument-count error made by argCountError: a usage error (exit 2).
+type argsError struct{ usageError }
+
+// Unwrap lets errors.As find the usageError.
+func (e argsError) Unwrap() error { return e.usageError }
 
 // warnLargeSize warns about an NVS partition size above nvs.LargeSize: possible, but more
 // often the flash size given by mistake.

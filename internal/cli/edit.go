@@ -215,10 +215,10 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
   nvskit rm nvs.bin wifi --all -o clean.bin`,
 		Args: func(c *cobra.Command, args []string) error {
 			if all && len(args) != 2 {
-				return usagef("rm --all needs IMAGE NAMESPACE")
+				return argCountError(c, len(args), "with --all, give IMAGE NAMESPACE")
 			}
 			if !all && len(args) != 3 {
-				return usagef("rm needs IMAGE NAMESPACE KEY, or IMAGE NAMESPACE --all")
+				return argCountError(c, len(args), "")
 			}
 			return nil
 		},

@@ -45,7 +45,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 			var err error
 			if image != "" {
 				if len(args) != 1 {
-					return usagef("with --image, give only OUTPUT.bin")
+					return argCountError(c, len(args), "with --image, give only OUTPUT.bin")
 				}
 				if plain, err = readImageFile(env, image); err != nil {
 					return err
@@ -56,9 +56,9 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				job = &genJob{env: env, output: outPath(env, f.outdir, args[0]), inputs: []string{image}}
 			} else {
 				if len(args) < 2 {
-					return usagef("need INPUT.csv OUTPUT.bin SIZE")
+					return argCountError(c, len(args), "")
 				}
-				inputs, output, size, err := pf.splitArgs(env, args)
+				inputs, output, size, err := pf.splitArgs(c, env, args)
 				if err != nil {
 					return err
 				}

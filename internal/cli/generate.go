@@ -47,7 +47,7 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
   nvskit generate nvs.csv nvs.bin --partition-table partitions.csv --partition nvs`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			inputs, output, size, err := pf.splitArgs(env, args)
+			inputs, output, size, err := pf.splitArgs(c, env, args)
 			if err != nil {
 				return err
 			}

@@ -6,8 +6,11 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // writeFile writes b to dir/name or fails the test.
@@ -371,4 +374,60 @@ func TestSizeAdviceFollowsTheSource(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "0x2000 read-only, 0x3000 read/write") || !strings.Contains(stderr, "pass SIZE 0x3000 or larger (or 0x2000 for a read-only partition)") {
 		t.Errorf("read-only minimum: exit %d %q", code, stderr)
 	}
+}
+
+// TestArgumentCountWording walks the whole command tree: every argument-count error has the
+// one wording "COMMAND: N arguments given; usage: nvskit COMMAND ...", exits 2, and every
+// command gives it for some wrong count. Flags each command requires are given, so that only
+// the count is wrong.
+func TestArgumentCountWording(t *testing.T) {
+	t.Setenv("NVSKIT_PORT", "")
+	dir := t.TempDir()
+	flags := map[string][]string{
+		"encrypt":     {"--keygen"},
+		"provision":   {"--partition", "nvs", "--port", "socket://127.0.0.1:1"},
+		"device info": {"--port", "socket://127.0.0.1:1"},
+		"erase":       {"--port", "socket://127.0.0.1:1", "--partition", "nvs"},
+		"read":        {"--port", "socket://127.0.0.1:1", "--partition", "nvs", "-o", "o.bin"},
+		"flash":       {"--port", "socket://127.0.0.1:1", "--partition", "nvs"},
+		"simulate":    {"--chip", "esp32", "--listen", "127.0.0.1:0"},
+		"set":         {"--type", "u8", "--value", "1"},
+	}
+	wording := regexp.MustCompile(`^nvskit: ([a-z-]+( [a-z-]+)?): \d+ arguments? given; usage: nvskit ([a-z][a-z-]*( [a-z][a-z-]*)?) `)
+	old := regexp.MustCompile(`arg\(s\)|accepts \d|received \d|needs [A-Z]|takes INPUT|give INPUT|need INPUT|unknown command "a"`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.Name() == "help" || c.Name() == "completion" || c.HasSubCommands() {
+			return
+		}
+		path := strings.TrimPrefix(c.CommandPath(), "nvskit ")
+		seen := false
+		for _, n := range []int{0, 1, 12} {
+			args := append(strings.Fields(path), flags[path]...)
+			for i := 0; i < n; i++ {
+				args = append(args, "a")
+			}
+			if (path == "generate-key" || path == "ports" || path == "simulate") && n == 0 {
+				continue // valid: would run
+			}
+			code, _, stderr := runIn(t, dir, args...)
+			msg := strings.TrimSpace(stderr)
+			if old.MatchString(msg) {
+				t.Errorf("%s with %d arguments: old wording %q", path, n, msg)
+			}
+			if m := wording.FindStringSubmatch(msg); m != nil {
+				seen = true
+				if code != 2 || m[1] != path || m[3] != path {
+					t.Errorf("%s with %d arguments: exit %d %q", path, n, code, msg)
+				}
+			}
+		}
+		if !seen {
+			t.Errorf("%s: no argument count gives the argument-count error", path)
+		}
+	}
+	walk(NewRoot(&Env{}))
 }

@@ -146,7 +146,7 @@ every entry to its pages.`,
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s needs %s (got %d arguments)", c.Name(), names, len(args))
+			return argCountError(c, len(args), "")
 		}
 		return nil
 	}

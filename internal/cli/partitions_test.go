@@ -160,7 +160,7 @@ func TestPartitionsConvertArgs(t *testing.T) {
 		{"offset hex", []string{"-o", "0x9000", "p.csv", "o5.bin"}, 0, ""},
 		{"offset suffix", []string{"--offset", "36K", "p.csv", "o6.bin"}, 2, "(36K is 0x9000)"},
 		{"verify no-op", []string{"-v", "-q", "p.csv", "o7.bin"}, 0, ""},
-		{"too many args", []string{"p.csv", "a.bin", "b.bin"}, 2, "optional OUTPUT"},
+		{"too many args", []string{"p.csv", "a.bin", "b.bin"}, 2, "3 arguments given; usage: nvskit partitions convert INPUT [OUTPUT]"},
 		{"same file", []string{"p.csv", "p.csv"}, 2, "overwrite an input"},
 		{"missing input", []string{"nope.csv"}, 1, "nope.csv"},
 		{"extra bad", []string{"p.csv", "o8.bin", "--extra-partition-subtypes", "dat, x, 40"}, 2, "is not one of"},
