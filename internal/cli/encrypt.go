@@ -50,6 +50,9 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				if plain, err = readImageFile(env, image); err != nil {
 					return err
 				}
+				if err := recognizeImage(image, plain, false, false); err != nil {
+					return err
+				}
 				if im, err := nvs.Parse(plain); err == nil && im.LooksEncrypted {
 					return fmt.Errorf("%s looks encrypted already (no entry has a valid CRC); encrypt a plain image", image)
 				}

@@ -42,6 +42,7 @@ func TestNotAnNVSImage(t *testing.T) {
 			{"rm", img, "a", "b"},
 			{"set", img, "a", "b", "--type", "u8", "--value", "1", "-o", "out.bin"},
 			{"decrypt", img, "nvs_keys.bin", "out.bin"},
+			{"encrypt", "--image", img, "out.bin", "--inputkey", "nvs_keys.bin"},
 		} {
 			before := mustRead(t, filepath.Join(dir, img))
 			code, stdout, stderr := runIn(t, dir, args...)
