@@ -8,7 +8,7 @@
 // disconnect in the middle of a write, a wrong MD5.
 //
 // It is written from the serial protocol's description (Espressif's esptool documentation),
-// independently of package esploader (it shares no
-// code with it), so that it can check the client; it is also checked against esptool-js.
+// independently of package esploader (it shares no code with it), so that it can check the
+// client; it is also checked against esptool-js.
 // "nvskit simulate" serves it on a TCP port.
 package loadersim
