@@ -141,3 +141,26 @@ func TestMfgValuesSecretNotEchoed(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestMfgSemicolons: a config or values file saved with ';' separators is named as such.
+func TestMfgSemicolons(t *testing.T) {
+	if _, err := ParseMfgConfig("c.csv", strings.NewReader("ns;namespace;\nk;data;u8\n")); err == nil || !strings.Contains(err.Error(), "c.csv:1: the row is separated by ';'") {
+		t.Errorf("config: %v", err)
+	}
+	cfg, err := ParseMfgConfig("c.csv", strings.NewReader("ns,namespace,\nk,data,u8\nj,data,u8\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMfgValues(cfg, "v.csv", strings.NewReader("k;j\n1;2\n"), ""); err == nil || !strings.Contains(err.Error(), "v.csv:1: the header is separated by ';'") {
+		t.Errorf("values: %v", err)
+	}
+}
+
+// TestMfgNULRefused: a NUL in a device's string value is refused as in a generate CSV.
+func TestMfgNULRefused(t *testing.T) {
+	p := NewParser(Options{})
+	p.AddRow("v.csv", 2, "ns", "namespace", "", "")
+	if err := p.AddRow("v.csv", 2, "s", "data", "string", "a\x00b"); !errors.Is(err, nvs.ErrNUL) {
+		t.Errorf("NUL in a value: %v", err)
+	}
+}

@@ -73,6 +73,9 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 		bad := func(format string, args ...any) error {
 			return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 		}
+		if len(fields) == 1 && strings.Count(fields[0], ";") >= 2 {
+			return nil, bad("the row is separated by ';', not commas (a spreadsheet saved it with its own list separator); mfg_gen.py reads only commas: save the file as comma-separated CSV")
+		}
 		row := MfgConfigRow{Line: line}
 		if len(fields) >= 4 {
 			for i, f := range fields[3:] {
@@ -372,6 +375,9 @@ func NewMfgValues(cfg *MfgConfig, name string, r io.Reader, fileID string) (*Mfg
 		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
 	}
 	v.Header = hdr
+	if len(hdr) == 1 && strings.Contains(hdr[0], ";") {
+		return nil, &Error{File: name, Line: line, Msg: "the header is separated by ';', not commas (a spreadsheet saved it with its own list separator); mfg_gen.py reads only commas: save the file as comma-separated CSV"}
+	}
 	next := 0
 	v.col = make([]int, len(cfg.Rows))
 	for i := range cfg.Rows {
