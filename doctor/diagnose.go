@@ -187,6 +187,14 @@ func (d *diag) fixProvision() string {
 		s += " --keys " + or(d.f.Inputs.KeysFile, "KEYS.bin")
 		if d.scheme == SchemeFlashEnc {
 			s += d.flashKeyOpt()
+			if on, known := d.fe(); known && !on {
+				// provision refuses the scheme with flash encryption off unless forced: the
+				// keys go in plain, for the bootloader to encrypt when it turns it on.
+				s += " --force"
+			}
+		}
+		if d.scheme == SchemeHMAC && d.f.HMACKeyID >= 0 && d.f.HMACKeyID <= 5 {
+			s += fmt.Sprintf(" --hmac-key-id %d", d.f.HMACKeyID)
 		}
 	}
 	return s + d.tableOpt()
