@@ -467,8 +467,16 @@ func (d *diag) flashDecrypt(s flashcrypt.Scheme, raw []byte, addr uint32) ([]byt
 	if n == 0 {
 		return nil, false
 	}
-	out, err := flashcrypt.Decrypt(s, d.f.FlashKey, addr, raw[:n])
+	conf := uint8(flashcrypt.DefaultCryptConf)
+	if sec := d.f.Security; sec != nil && sec.FlashCryptConfig != nil && *sec.FlashCryptConfig <= 0xF {
+		conf = *sec.FlashCryptConfig
+	}
+	c, err := flashcrypt.New(s, d.f.FlashKey, conf)
 	if err != nil {
+		return nil, false
+	}
+	out := make([]byte, n)
+	if err := c.Decrypt(out, raw[:n], addr); err != nil {
 		return nil, false
 	}
 	return out, true
