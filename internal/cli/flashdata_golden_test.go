@@ -14,8 +14,8 @@ import (
 
 // TestFlashDataGolden runs every espsecure case of testdata/golden/flashcrypt through nvskit's
 // encrypt-flash-data and decrypt-flash-data with the same arguments: outputs byte-identical,
-// refused inputs refused with a clear message, a non-zero exit and no output file. Cases that
-// use --flash-crypt-conf or --aes-xts run again with the v4 spellings.
+// refused inputs refused with a clear message, a non-zero exit and no output file. Every case
+// runs again with espsecure v4's spellings (encrypt_flash_data, --flash_crypt_conf, --aes_xts).
 func TestFlashDataGolden(t *testing.T) {
 	cases, err := golden.Load("flashcrypt")
 	if err != nil {
@@ -93,11 +93,13 @@ func TestFlashDataGolden(t *testing.T) {
 	}
 }
 
-// v4Spelling returns args with the options espsecure v4 spelled with underscores.
+// v4Spelling returns args with the command and options espsecure v4 spelled with underscores.
 func v4Spelling(args []string) []string {
 	out := append([]string(nil), args...)
 	for i, a := range out {
 		switch a {
+		case "encrypt-flash-data", "decrypt-flash-data":
+			out[i] = strings.ReplaceAll(a, "-", "_")
 		case "--flash-crypt-conf":
 			out[i] = "--flash_crypt_conf"
 		case "--aes-xts":
