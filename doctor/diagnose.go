@@ -143,7 +143,7 @@ func (d *diag) needFlashKey() bool {
 		(s != nil && (s.ReleaseMode || s.SecureDownload || (s.EncryptedDownloadKnown && s.EncryptedDownloadDisabled)))
 }
 
-// common returns the options every device command of a fix takes: port and table.
+// port returns the --port option of a fix command.
 func (d *diag) port() string { return " --port " + or(d.f.Inputs.Port, "PORT") }
 
 func (d *diag) tableOpt() string {

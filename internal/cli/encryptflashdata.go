@@ -255,7 +255,9 @@ func checkNewOutput(path string, force bool) error {
 	return nil
 }
 
-// writeSecretOutput writes data atomically to path with mode 0600.
+// writeSecretOutput writes data atomically to path with mode 0600. It is the one place the
+// flash-data commands write a file: when internal/fsutil refuses existing files itself, pass
+// force through to it here.
 func writeSecretOutput(path string, data []byte, force bool) error {
 	_ = force // checked by checkNewOutput before any work was done
 	return fsutil.WriteFile(path, data, 0o600)
