@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// writeFile writes b to dir/name or fails the test.
-func writeFile(t *testing.T, dir, name string, b []byte) {
+// putFile writes b to dir/name or fails the test.
+func putFile(t *testing.T, dir, name string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -28,9 +28,9 @@ func TestNotAnNVSImage(t *testing.T) {
 	dir := seedCase(t, "decrypt_seed_0x5000")
 	random := make([]byte, 3*4096)
 	rand.New(rand.NewSource(7)).Read(random)
-	writeFile(t, dir, "random.bin", random)
-	writeFile(t, dir, "zero.bin", make([]byte, 3*4096))
-	writeFile(t, dir, "erased.bin", bytes.Repeat([]byte{0xFF}, 3*4096))
+	putFile(t, dir, "random.bin", random)
+	putFile(t, dir, "zero.bin", make([]byte, 3*4096))
+	putFile(t, dir, "erased.bin", bytes.Repeat([]byte{0xFF}, 3*4096))
 	for _, img := range []string{"random.bin", "zero.bin"} {
 		for _, args := range [][]string{
 			{"inspect", img},
@@ -117,8 +117,8 @@ func TestGenerateDuplicateKeyWarns(t *testing.T) {
 // TestMfgDuplicateKeyWarns: the same warning for a key defined twice in the mfg config.
 func TestMfgDuplicateKeyWarns(t *testing.T) {
 	dir := writeFleet(t, goodRows...)
-	writeFile(t, dir, "config.csv", []byte(fleetConfig+"hw_rev,data,u8\n"))
-	writeFile(t, dir, "values.csv", []byte("id,serial,hw_rev,batch,cal,cert,hw_rev\n1,SN-1,3,42,-9,certs/a.pem,4\n"))
+	putFile(t, dir, "config.csv", []byte(fleetConfig+"hw_rev,data,u8\n"))
+	putFile(t, dir, "values.csv", []byte("id,serial,hw_rev,batch,cal,cert,hw_rev\n1,SN-1,3,42,-9,certs/a.pem,4\n"))
 	code, _, stderr := runIn(t, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out")
 	if code != 0 {
 		t.Fatal(stderr)
@@ -172,7 +172,7 @@ func TestGenerateInputMistakes(t *testing.T) {
 			[]string{"in.csv:3:", "at most 15"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			writeFile(t, dir, "in.csv", []byte(tc.csv))
+			putFile(t, dir, "in.csv", []byte(tc.csv))
 			os.Remove(filepath.Join(dir, "out.bin"))
 			for _, args := range [][]string{
 				{"generate", "in.csv", "out.bin", "0x3000"},
@@ -223,7 +223,7 @@ func TestMfgSecretValueNotEchoed(t *testing.T) {
 func TestInspectViewAllHidesSecrets(t *testing.T) {
 	dir := seedCase(t, "seed_certs_0x6000")
 	key := mustRead(t, filepath.Join(dir, "files", "device_key.pem"))
-	writeFile(t, dir, "in.csv", []byte("key,type,encoding,value\nns,namespace,,\ndevice_key,file,string,files/device_key.pem\nplainname,file,binary,files/device_key.pem\nn,data,u8,7\n"))
+	putFile(t, dir, "in.csv", []byte("key,type,encoding,value\nns,namespace,,\ndevice_key,file,string,files/device_key.pem\nplainname,file,binary,files/device_key.pem\nn,data,u8,7\n"))
 	if code, _, stderr := runIn(t, dir, "generate", "in.csv", "o.bin", "0x6000"); code != 0 {
 		t.Fatal(stderr)
 	}
@@ -325,8 +325,8 @@ func TestSummarySaysFreeSpaceAndLargestValue(t *testing.T) {
 // never told to shrink to what the CSV holds; nvs-keys-not-encrypted says when it matters.
 func TestPartitionsCheckAdvice(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "nvs.csv", []byte("key,type,encoding,value\nns,namespace,,\nk1,data,u8,1\n"))
-	writeFile(t, dir, "matter.csv", []byte("nvs,data,nvs,0x9000,0x10000,\nnvs_keys,data,nvs_keys,,0x1000,\nfactory,app,factory,0x20000,1M,\n"))
+	putFile(t, dir, "nvs.csv", []byte("key,type,encoding,value\nns,namespace,,\nk1,data,u8,1\n"))
+	putFile(t, dir, "matter.csv", []byte("nvs,data,nvs,0x9000,0x10000,\nnvs_keys,data,nvs_keys,,0x1000,\nfactory,app,factory,0x20000,1M,\n"))
 	code, out, stderr := runIn(t, dir, "partitions", "check", "matter.csv", "--nvs-csv", "nvs.csv")
 	flat := strings.Join(strings.Fields(out), " ")
 	if code != 0 || strings.Contains(flat, "would do") || strings.Contains(flat, "0x4000") || !strings.Contains(flat, "[nvs-data-size]") {
@@ -347,8 +347,8 @@ func TestSizeAdviceFollowsTheSource(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		fmt.Fprintf(&big, "k%d,data,string,%s\n", i, strings.Repeat("v", 60))
 	}
-	writeFile(t, dir, "input.csv", []byte(big.String()))
-	writeFile(t, dir, "pt.csv", []byte("nvs,data,nvs,0x9000,0x3000,\n"))
+	putFile(t, dir, "input.csv", []byte(big.String()))
+	putFile(t, dir, "pt.csv", []byte("nvs,data,nvs,0x9000,0x3000,\n"))
 	code, _, stderr := runIn(t, dir, "generate", "input.csv", "o.bin", "--partition-table", "pt.csv", "--partition", "nvs")
 	if code == 0 || !strings.Contains(stderr, `enlarge partition "nvs" in pt.csv to 0x`) || strings.Contains(stderr, "pass SIZE") {
 		t.Errorf("--partition-table: exit %d %q", code, stderr)
@@ -370,7 +370,7 @@ func TestSizeAdviceFollowsTheSource(t *testing.T) {
 	for i := 0; i < 150; i++ {
 		fmt.Fprintf(&csv, "k%d,data,u8,1\n", i)
 	}
-	writeFile(t, dir, "two.csv", []byte(csv.String()))
+	putFile(t, dir, "two.csv", []byte(csv.String()))
 	code, _, stderr = runIn(t, dir, "generate", "two.csv", "o.bin", "0x1000")
 	if code == 0 || !strings.Contains(stderr, "0x2000 read-only, 0x3000 read/write") || !strings.Contains(stderr, "pass SIZE 0x3000 or larger (or 0x2000 for a read-only partition)") {
 		t.Errorf("read-only minimum: exit %d %q", code, stderr)
