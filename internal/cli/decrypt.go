@@ -17,8 +17,10 @@ func newDecryptCmd(env *Env) *cobra.Command {
 		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
 		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
 		Long: `Decrypt an encrypted NVS partition image with the keys of an nvs_keys partition
-image. Wrong keys are detected (the entry CRCs fail after decryption): then
-nothing is written and the exit status is non-zero.`,
+image. Wrong keys are detected (the entry CRCs fail after decryption), and so
+is an image that is not encrypted at all (its entries are readable as they are)
+or not an NVS image (random bytes, a zero-filled file; --force decrypts it
+anyway): then nothing is written and the exit status is non-zero.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
 			in, keysPath := args[0], args[1]
