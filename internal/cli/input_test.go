@@ -432,3 +432,27 @@ func TestArgumentCountWording(t *testing.T) {
 	}
 	walk(NewRoot(&Env{}))
 }
+
+// TestInspectNamesBothMinimumSizes: inspect gives the free space apart from the largest value,
+// and the read-only minimum size beside the read/write one.
+func TestInspectNamesBothMinimumSizes(t *testing.T) {
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("key,type,encoding,value\nns,namespace,,\n")
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&csv, "k%d,data,u8,1\n", i)
+	}
+	putFile(t, dir, "two.csv", []byte(csv.String()))
+	if code, _, stderr := runIn(t, dir, "generate", "two.csv", "o.bin", "0x5000"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr := runIn(t, dir, "inspect", "o.bin")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, w := range []string{"read/write partition of 0x3000, or a read-only one of 0x2000", "Free space: "} {
+		if !strings.Contains(out, w) {
+			t.Errorf("inspect does not say %q:\n%s", w, out)
+		}
+	}
+}

@@ -270,8 +270,17 @@ func viewDefault(w io.Writer, in *imageInput, secrets bool) {
 	fmt.Fprintf(w, "%s in %s. %s partition, %d pages: %d used, %d free.\n",
 		plural(len(im.Records), "key"), plural(len(im.Namespaces), "namespace"), sizeHex(s.Size), s.Pages, s.PagesUsed, s.PagesFree)
 	fmt.Fprintf(w, "Entries: %d used, %d erased, %d free of %d.\n", s.EntriesUsed, s.EntriesErased, s.EntriesFree, s.EntriesTotal)
-	fmt.Fprintf(w, "Room left: a string of %d characters or a blob of %d bytes.\n", max(s.LargestString-1, 0), s.LargestBlob)
-	fmt.Fprintf(w, "The data would fit a partition of %s.\n", sizeHex(s.MinSize))
+	free := s.EntriesFree
+	if s.ReservePage >= 0 {
+		free -= nvs.EntriesPerPage // the page the device keeps free for garbage collection
+	}
+	fmt.Fprintf(w, "Free space: %s; the largest new value that fits: a string of %d characters or a blob of %d bytes.\n",
+		humanBytes(max(free, 0)*nvs.EntrySize), max(s.LargestString-1, 0), s.LargestBlob)
+	if s.MinReadOnlySize > 0 {
+		fmt.Fprintf(w, "The data would fit a read/write partition of %s, or a read-only one of %s.\n", sizeHex(s.MinSize), sizeHex(s.MinReadOnlySize))
+	} else {
+		fmt.Fprintf(w, "The data would fit a read/write partition of %s.\n", sizeHex(s.MinSize))
+	}
 	if im.Encrypted {
 		fmt.Fprintln(w, "Decrypted with the given keys.")
 	}
