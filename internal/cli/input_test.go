@@ -450,7 +450,7 @@ func TestInspectNamesBothMinimumSizes(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, w := range []string{"read/write partition of 0x3000, or a read-only one of 0x2000", "Free space: "} {
+	for _, w := range []string{"would fit a partition of 0x3000 (read-only: 0x2000)", "Free space: "} {
 		if !strings.Contains(out, w) {
 			t.Errorf("inspect does not say %q:\n%s", w, out)
 		}

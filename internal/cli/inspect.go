@@ -274,12 +274,12 @@ func viewDefault(w io.Writer, in *imageInput, secrets bool) {
 	if s.ReservePage >= 0 {
 		free -= nvs.EntriesPerPage // the page the device keeps free for garbage collection
 	}
-	fmt.Fprintf(w, "Free space: %s; the largest new value that fits: a string of %d characters or a blob of %d bytes.\n",
+	fmt.Fprintf(w, "Free space: %s (largest new string %d characters, blob %d bytes).\n",
 		humanBytes(max(free, 0)*nvs.EntrySize), max(s.LargestString-1, 0), s.LargestBlob)
 	if s.MinReadOnlySize > 0 {
-		fmt.Fprintf(w, "The data would fit a read/write partition of %s, or a read-only one of %s.\n", sizeHex(s.MinSize), sizeHex(s.MinReadOnlySize))
+		fmt.Fprintf(w, "The data would fit a partition of %s (read-only: %s).\n", sizeHex(s.MinSize), sizeHex(s.MinReadOnlySize))
 	} else {
-		fmt.Fprintf(w, "The data would fit a read/write partition of %s.\n", sizeHex(s.MinSize))
+		fmt.Fprintf(w, "The data would fit a partition of %s.\n", sizeHex(s.MinSize))
 	}
 	if im.Encrypted {
 		fmt.Fprintln(w, "Decrypted with the given keys.")
