@@ -12,7 +12,6 @@ import (
 
 func newDecryptCmd(env *Env) *cobra.Command {
 	var outdir string
-	var force bool
 	c := &cobra.Command{
 		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
 		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
@@ -32,7 +31,7 @@ anyway): then nothing is written and the exit status is non-zero.`,
 			if err != nil {
 				return err
 			}
-			if err := recognizeImage(in, img, force, true); err != nil {
+			if err := recognizeImage(in, img, forced(c), true); err != nil {
 				return err
 			}
 			keys, err := loadKeysPartition(env, keysPath)
@@ -57,6 +56,5 @@ anyway): then nothing is written and the exit status is non-zero.`,
 		},
 	}
 	c.Flags().StringVar(&outdir, "outdir", "", "directory for OUTPUT.bin (default: the current directory)")
-	c.Flags().BoolVar(&force, "force", false, "decrypt INPUT.bin even when it does not look like an NVS partition image")
 	return c
 }

@@ -17,21 +17,21 @@ import (
 
 // editFlags are the flags set and rm share.
 type editFlags struct {
-	keys  string
-	out   string
-	force bool
+	keys string
+	out  string
+	cmd  *cobra.Command // for --force (see ensureForceFlag)
 }
 
 func (f *editFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.keys, "keys", "", "nvs_keys partition image of an encrypted IMAGE (it stays encrypted)")
 	c.Flags().StringVarP(&f.out, "output", "o", "", "write the changed image to OUT and leave IMAGE untouched")
-	c.Flags().BoolVar(&f.force, "force", false, "edit IMAGE even when it does not look like an NVS partition image")
+	f.cmd = c
 }
 
 // edit loads IMAGE, mounts it on the device model, runs change and writes the result
 // atomically (to -o OUT or over IMAGE). Nothing is written when change fails.
 func (f *editFlags) edit(env *Env, path string, change func(in *imageInput, e *nvs.Editor) (string, error)) error {
-	in, err := loadImageForce(env, path, f.keys, f.force, true)
+	in, err := loadImageForce(env, path, f.keys, forced(f.cmd), true)
 	if err != nil {
 		return err
 	}

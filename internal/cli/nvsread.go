@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -71,6 +73,30 @@ func recognizeImage(path string, b []byte, force, forceHint bool) error {
 		msg += "; nothing was written (pass --force to treat it as one anyway)"
 	}
 	return fmt.Errorf("%s%w", msg, errNoText{nvs.ErrNotNVS})
+}
+
+// notImageForce is what --force means on the commands that refuse what is not an NVS image
+// (set, rm, decrypt).
+const notImageForce = "work on the image even when it does not look like an NVS partition image"
+
+// ensureForceFlag gives c a --force meaning notImageForce, or adds that meaning to the --force
+// c has already (one flag, "do it even when nvskit would refuse"). NewRoot calls it after every
+// command has its own flags.
+func ensureForceFlag(c *cobra.Command) {
+	if f := c.Flags().Lookup("force"); f != nil {
+		f.Usage += "; also " + notImageForce
+		return
+	}
+	c.Flags().Bool("force", false, notImageForce)
+}
+
+// forced reports whether c was given --force.
+func forced(c *cobra.Command) bool {
+	if c == nil {
+		return false
+	}
+	v, _ := c.Flags().GetBool("force")
+	return v
 }
 
 // errNoText wraps an error for errors.Is without adding to the message.

@@ -98,6 +98,12 @@ and needs no Python and no ESP-IDF install.`,
 		newEncryptFlashDataCmd(env),
 		newDecryptFlashDataCmd(env),
 	)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "set", "rm", "decrypt":
+			ensureForceFlag(c) // they refuse what is not an NVS image unless --force
+		}
+	}
 	markUsageErrors(root)
 	return root
 }
