@@ -222,6 +222,6 @@ func summary(s nvs.Stats) string {
 	if s.Pages > s.UsablePages {
 		reserve = ", 1 kept free for the device"
 	}
-	return fmt.Sprintf("%d of %d pages used%s; %d entries used, %d free (%s of free space); the largest new value that fits: a blob of %d bytes or a string of %d",
-		s.PagesUsed, s.Pages, reserve, s.EntriesUsed, s.EntriesFree, humanBytes(s.EntriesFree*nvs.EntrySize), s.LargestBlob, s.LargestString)
+	return fmt.Sprintf("%d of %d pages used%s; %d entries used, %d free (%s of free space); the largest new value that fits: a blob of %d bytes or a string of %d characters",
+		s.PagesUsed, s.Pages, reserve, s.EntriesUsed, s.EntriesFree, humanBytes(s.EntriesFree*nvs.EntrySize), s.LargestBlob, max(s.LargestString-1, 0))
 }

@@ -311,7 +311,7 @@ func TestSummarySaysFreeSpaceAndLargestValue(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, w := range []string{"462 free (14 KiB of free space)", "the largest new value that fits: a blob of 14624 bytes or a string of 4000"} {
+	for _, w := range []string{"462 free (14 KiB of free space)", "the largest new value that fits: a blob of 14624 bytes or a string of 3999 characters"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("summary %q does not say %q", stdout, w)
 		}
