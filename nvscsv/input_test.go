@@ -164,3 +164,11 @@ func TestMfgNULRefused(t *testing.T) {
 		t.Errorf("NUL in a value: %v", err)
 	}
 }
+
+// TestMfgConfigHugeKey: a 10 MB key in the config gives a short message.
+func TestMfgConfigHugeKey(t *testing.T) {
+	_, err := ParseMfgConfig("c.csv", strings.NewReader("ns,namespace,\n"+strings.Repeat("k", 10<<20)+",data,u8\n"))
+	if err == nil || len(err.Error()) > 200 || !strings.Contains(err.Error(), "c.csv:2:") {
+		t.Errorf("%.300v", err)
+	}
+}

@@ -456,3 +456,23 @@ func TestInspectNamesBothMinimumSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestNULRefusedEverywhere: set refuses a string holding a NUL, and mfg refuses a device whose
+// string value holds one.
+func TestNULRefusedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	putFile(t, dir, "erased.bin", bytes.Repeat([]byte{0xFF}, 3*4096))
+	putFile(t, dir, "nul.txt", []byte("a\x00b"))
+	before := mustRead(t, filepath.Join(dir, "erased.bin"))
+	if code, _, stderr := runIn(t, dir, "set", "erased.bin", "ns", "k", "--type", "string", "--file", "nul.txt"); code == 0 || !strings.Contains(stderr, "NUL") {
+		t.Errorf("set: exit %d %q", code, stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "erased.bin")), before) {
+		t.Error("set changed the image")
+	}
+	mdir := writeFleet(t, goodRows[0], "2,\"SN\x002\",3,,1,certs/b.pem")
+	code, _, stderr := runIn(t, mdir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out")
+	if code == 0 || !strings.Contains(stderr, "values.csv:3:") || !strings.Contains(stderr, "NUL") {
+		t.Errorf("mfg: exit %d %q", code, stderr)
+	}
+}
