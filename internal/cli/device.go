@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
 )
@@ -149,7 +150,7 @@ type ptFlags struct {
 func (f *ptFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device")
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
-	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on)")
+	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
 }
 
 func (f *ptFlags) offset() (uint32, error) {
@@ -165,7 +166,7 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	}
 	opts := partition.Options{Offset: off, NoVerify: true}
 	if f.table != "" {
-		b, err := os.ReadFile(env.Path(f.table))
+		b, err := fsutil.ReadFile(env.Path(f.table), fsutil.MaxPartitionTable, "a partition table")
 		if err != nil {
 			return nil, fmt.Errorf("reading the partition table: %w", err)
 		}

@@ -35,8 +35,8 @@ type Options struct {
 	Replace bool
 	// DirMode is the mode of missing parent directories that Write creates; 0 means 0755.
 	DirMode os.FileMode
-	// Made records the write, so that the same run may write the path again and can undo
-	// its writes when it fails. Optional.
+	// Made records a write that made a new file, so that the same run may write the path
+	// again and can undo its writes when it fails. Optional.
 	Made *Made
 }
 
@@ -110,6 +110,8 @@ func Write(path string, data []byte, o Options) (err error) {
 	if err := t.f.Sync(); err != nil {
 		return renamePathError(err, target)
 	}
+	_, statErr := os.Lstat(target)
+	existed := statErr == nil
 	if err := t.commit(target, replace); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &ExistsError{Path: path}
@@ -117,7 +119,9 @@ func Write(path string, data []byte, o Options) (err error) {
 		return renamePathError(err, target)
 	}
 	committed = true
-	o.Made.add(target, created)
+	if !existed {
+		o.Made.add(target, created)
+	}
 	return nil
 }
 

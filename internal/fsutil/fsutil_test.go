@@ -139,7 +139,7 @@ func TestReadFileLimit(t *testing.T) {
 	os.WriteFile(p, make([]byte, 5000), 0o600)
 	_, err := ReadFile(p, 4096, "a keys partition")
 	var le *LimitError
-	if !errors.As(err, &le) || !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "4096 bytes, the most a keys partition can be") {
+	if !errors.As(err, &le) || !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "4096 bytes, the limit for a keys partition") {
 		t.Errorf("oversized: %v", err)
 	}
 	if b, err := ReadFile(p, 5000, "x"); err != nil || len(b) != 5000 {

@@ -21,12 +21,12 @@ type LimitError struct {
 	Path  string
 	Limit int64
 	// What names the input kind, e.g. "an NVS partition image"; the message says the limit is
-	// the most it can be.
+	// the one for it.
 	What string
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s is larger than %s, the most %s can be", e.Path, Size(e.Limit), e.What)
+	return fmt.Sprintf("%s is larger than %s, the limit for %s", e.Path, Size(e.Limit), e.What)
 }
 
 // Is makes errors.Is(err, ErrTooLarge) true.
