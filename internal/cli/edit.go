@@ -134,7 +134,7 @@ the next one opened; when only the reserve page is left, the page with the most
 unused entries is garbage-collected into it. The result is the image the device
 itself would have written. The namespace is created if needed.
 
-`+editHelp+`
+` + editHelp + `
 
 T is u8, i8, u16, i16, u32, i32, u64, i64, string or blob. Integers are decimal
 (or 0x hex); a blob's --value is hex digits; --file F takes the value from a
@@ -247,7 +247,7 @@ the way the device's nvs_flash library does: the entries are marked erased in
 the page bitmap; the namespace entry itself stays. A key that does not exist is
 an error that lists the namespace's keys, and nothing is written.
 
-`+editHelp,
+` + editHelp,
 		Example: `  nvskit rm nvs.bin wifi pass
   nvskit rm nvs.bin wifi --all -o clean.bin`,
 		Args: func(c *cobra.Command, args []string) error {
