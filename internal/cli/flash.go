@@ -149,6 +149,9 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 	start := time.Now()
 	res, err := d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
 	bar.finish()
+	if err != nil && env.ctx().Err() != nil {
+		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}

@@ -128,7 +128,9 @@ func Run(args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
-	env.made = new(fsutil.Made)
+	if env.made == nil {
+		env.made = new(fsutil.Made)
+	}
 	root := NewRoot(&env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(env.ctx())

@@ -3,6 +3,7 @@ package fsutil
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 )
 
@@ -20,13 +21,20 @@ type Lock struct {
 	release func()
 }
 
-// LockFile locks the existing file at path (following symbolic links) for an update in
+// LockFile locks the existing regular file at path (following symbolic links) for an update in
 // place, waiting while another nvskit holds it: waiting is called once when the wait begins.
 // It returns ctx's error when ctx ends first.
 func LockFile(ctx context.Context, path string, waiting func()) (*Lock, error) {
 	target, err := Resolve(path)
 	if err != nil {
 		return nil, err
+	}
+	st, err := os.Stat(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(path, st); err != nil {
+		return nil, err // opening a FIFO to lock it would wait for a writer
 	}
 	told := false
 	for {

@@ -54,9 +54,9 @@ const (
 	// 508000 bytes, which hex2bin spells in twice as many characters; the rest is room for
 	// line breaks and spaces.
 	MaxFileRow = 4 << 20
-	// MaxCSV is the most a CSV input (an NVS CSV, an mfg config, a partition table CSV) can be:
-	// more than a 128 MiB partition filled with hex blobs.
-	MaxCSV = 512 << 20
+	// MaxCSV is the most a CSV input (an NVS CSV, an mfg config or values table) can be: room
+	// for 32 MiB of data written as hex, far more than any NVS partition holds in practice.
+	MaxCSV = 64 << 20
 	// MaxKeyFile is the most a key file can be: a keys partition is one 4096-byte sector (64
 	// bytes of keys, their CRC, the rest erased); an HMAC key is 32 bytes.
 	MaxKeyFile = 4096
