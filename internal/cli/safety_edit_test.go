@@ -236,4 +236,3 @@ func TestStaleTempsCleaned(t *testing.T) {
 		t.Error("another target's temporary file was removed")
 	}
 }
-
