@@ -236,3 +236,50 @@ func TestStaleTempsCleaned(t *testing.T) {
 		t.Error("another target's temporary file was removed")
 	}
 }
+
+// TestFailedRunRemovesWhatItMade: encrypt --keygen whose image cannot be written leaves no
+// keys file (and no keys folder) behind; generate-key whose file cannot be written leaves no
+// empty folders.
+func TestFailedRunRemovesWhatItMade(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.csv"), []byte(safetyCSV), 0o644)
+	os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644)
+	code, _, stderr := runIn(t, dir, "encrypt", "nvs.csv", "blocker/enc.bin", "0x6000", "--keygen", "--keyfile", "k.bin")
+	if code == 0 {
+		t.Fatal("encrypt into a path under a file succeeded")
+	}
+	if got := listAll(dir); strings.Join(got, ",") != "blocker,nvs.csv" {
+		t.Errorf("failed encrypt --keygen left %v (%s)", got, stderr)
+	}
+	long := strings.Repeat("k", 250) + ".bin"
+	if code, _, _ := runIn(t, dir, "generate-key", "--outdir", "a/b", "--keyfile", long); code == 0 {
+		t.Fatal("generate-key with an overlong name succeeded")
+	}
+	if got := listAll(dir); strings.Join(got, ",") != "blocker,nvs.csv" {
+		t.Errorf("failed generate-key left %v", got)
+	}
+}
+
+// TestExportStagesNewDir: a new DIR appears whole or not at all; a failure while filling it
+// leaves neither DIR nor the staging folder.
+func TestExportStagesNewDir(t *testing.T) {
+	dir := t.TempDir()
+	env := &Env{made: new(fsutil.Made)}
+	files := map[string][]byte{"nvs.csv": []byte("x"), "key.pem": []byte("secret"), strings.Repeat("x", 300): nil}
+	if err := writeDir(env, filepath.Join(dir, "out"), files, fsutil.Options{}); err == nil {
+		t.Fatal("writeDir with an impossible name succeeded")
+	}
+	if got := listAll(dir); len(got) != 0 {
+		t.Errorf("failed export left %v", got)
+	}
+	delete(files, strings.Repeat("x", 300))
+	if err := writeDir(env, filepath.Join(dir, "out"), files, fsutil.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(dir); strings.Join(got, ",") != "out,out/key.pem,out/nvs.csv" {
+		t.Errorf("export wrote %v", got)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "out", "key.pem")); st.Mode().Perm() != 0o600 {
+		t.Errorf("key.pem mode %03o", st.Mode().Perm())
+	}
+}

@@ -44,7 +44,7 @@ type Options struct {
 type ExistsError struct{ Path string }
 
 func (e *ExistsError) Error() string {
-	return fmt.Sprintf("%s already exists and was not made by this run; choose another name, remove it, or pass --force to replace it", e.Path)
+	return fmt.Sprintf("%s exists already and nvskit replaces no file unasked: choose another name, remove it, or pass --force to replace it", e.Path)
 }
 
 // Is makes errors.Is(err, ErrExists) true.
