@@ -15,6 +15,7 @@ import (
 // exits 128+signal (130 for SIGINT, 143 for SIGTERM) with "interrupted; nothing was written".
 type Interrupt struct{ Signal os.Signal }
 
+// Error names the signal.
 func (i Interrupt) Error() string { return "interrupted by " + i.Signal.String() }
 
 // ExitCode is the shell's status for a process stopped by the signal: 128 + its number.

@@ -43,6 +43,7 @@ type Options struct {
 // ExistsError says which output exists and how to replace it.
 type ExistsError struct{ Path string }
 
+// Error names the file and the ways out.
 func (e *ExistsError) Error() string {
 	return fmt.Sprintf("%s exists already and nvskit replaces no file unasked: choose another name, remove it, or pass --force to replace it", e.Path)
 }

@@ -25,6 +25,7 @@ type LimitError struct {
 	What string
 }
 
+// Error names the file, the limit and what the limit is for.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("%s is larger than %s, the limit for %s", e.Path, Size(e.Limit), e.What)
 }
@@ -38,6 +39,7 @@ type NotRegularError struct {
 	Kind string // "a directory", "a named pipe (FIFO)", "a device", ...
 }
 
+// Error names the file and what it is instead of a regular file.
 func (e *NotRegularError) Error() string {
 	return fmt.Sprintf("%s is %s, not a regular file", e.Path, e.Kind)
 }
