@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -281,5 +283,26 @@ func TestExportStagesNewDir(t *testing.T) {
 	}
 	if st, _ := os.Stat(filepath.Join(dir, "out", "key.pem")); st.Mode().Perm() != 0o600 {
 		t.Errorf("key.pem mode %03o", st.Mode().Perm())
+	}
+}
+
+// TestRunInterrupted: a run whose context is cancelled by a signal exits 128+signal with
+// "interrupted; nothing was written", and leaves no output.
+func TestRunInterrupted(t *testing.T) {
+	dir := safetyFixture(t)
+	for _, c := range []struct {
+		sig  os.Signal
+		code int
+	}{{os.Interrupt, 130}, {syscall.SIGTERM, 143}} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(Interrupt{Signal: c.sig})
+		var out, errb bytes.Buffer
+		code := Run([]string{"generate", "nvs.csv", "new.bin", "0x6000"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Context: ctx})
+		if code != c.code || strings.TrimSpace(errb.String()) != "nvskit: interrupted; nothing was written" {
+			t.Errorf("%v: exit %d, %q", c.sig, code, errb.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "new.bin")); err == nil {
+			t.Errorf("%v: the output was written", c.sig)
+		}
 	}
 }
