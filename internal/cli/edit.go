@@ -97,7 +97,7 @@ func (f *editFlags) edit(env *Env, path string, change func(in *imageInput, e *n
 	}
 	out := env.Path(src)
 	if inPlace {
-		o = fsutil.Options{Replace: true, Made: env.made}
+		o = fsutil.Options{Replace: true, Made: env.made, Context: env.ctx()}
 	} else {
 		out, where = env.Path(f.out), f.out
 	}

@@ -140,5 +140,8 @@ func writeDir(env *Env, dir string, files map[string][]byte, o fsutil.Options) e
 			return fmt.Errorf("writing %s: %w", filepath.Join(dir, n), err)
 		}
 	}
+	if err := env.ctx().Err(); err != nil {
+		return err
+	}
 	return stage.Commit(0o755)
 }

@@ -261,6 +261,9 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
 	if runErr == nil {
+		runErr = ctx.Err() // interrupted after the last device: commit nothing
+	}
+	if runErr == nil {
 		runErr = out.Commit()
 	}
 	elapsed := time.Since(start).Seconds()

@@ -73,7 +73,7 @@ func markWrites(c *cobra.Command) {
 // options are the fsutil options of the command's outputs; force is --force when the
 // command has it from ptFlags.
 func (f *outFlags) options(force ...bool) (fsutil.Options, error) {
-	o := fsutil.Options{Force: f.force, Made: f.env.made}
+	o := fsutil.Options{Force: f.force, Made: f.env.made, Context: f.env.ctx()}
 	for _, b := range force {
 		o.Force = o.Force || b
 	}

@@ -198,7 +198,7 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 			if len(args) == 2 {
 				out = args[1]
 			}
-			wo := fsutil.Options{Mode: 0o644, Force: force, Made: env.made}
+			wo := fsutil.Options{Mode: 0o644, Force: force, Made: env.made, Context: env.ctx()}
 			if out != "-" {
 				if err := fsutil.CheckNotInput(env.Path(out), in); err != nil {
 					return usageError{err}

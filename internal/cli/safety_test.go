@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,6 +172,12 @@ func tempLeft(dir string) []string {
 
 func (w writer) run(t *testing.T, dir, arg string, extra ...string) (int, string) {
 	t.Helper()
+	return w.runCtx(t, nil, dir, arg, extra...)
+}
+
+// runCtx runs the command with ctx as the run's context.
+func (w writer) runCtx(t *testing.T, ctx context.Context, dir, arg string, extra ...string) (int, string) {
+	t.Helper()
 	var port string
 	if w.device {
 		port, _ = simPort(t, loadersim.Config{Chip: "esp32"}, false)
@@ -184,8 +192,9 @@ func (w writer) run(t *testing.T, dir, arg string, extra ...string) (int, string
 		}
 		args = append(args, a)
 	}
-	code, _, stderr := runIn(t, dir, append(args, extra...)...)
-	return code, stderr
+	var out, errb bytes.Buffer
+	code := Run(append(args, extra...), Env{Dir: dir, Stdout: &out, Stderr: &errb, Context: ctx})
+	return code, errb.String()
 }
 
 // TestFileRules walks every command that writes a file and checks the rules: an existing
@@ -249,7 +258,22 @@ func TestFileRules(t *testing.T) {
 				t.Errorf("temporary files left: %v", left)
 			}
 
-			// 4. Modes: secret outputs 0600 under umask 022; nothing wider than umask 077.
+			// 4. An interrupted run (SIGINT) writes nothing and leaves no temporary file.
+			dir = safetyFixture(t)
+			if w.setup != nil {
+				w.setup(t, dir)
+			}
+			before = listAll(dir)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(Interrupt{Signal: os.Interrupt})
+			if code, stderr = w.runCtx(t, ctx, dir, w.arg); code != 130 || !strings.Contains(stderr, "interrupted; nothing was written") {
+				t.Errorf("interrupted: exit %d: %s", code, stderr)
+			}
+			if after := listAll(dir); strings.Join(after, ",") != strings.Join(before, ",") {
+				t.Errorf("interrupted run changed the folder:\nbefore %v\nafter  %v", before, after)
+			}
+
+			// 5. Modes: secret outputs 0600 under umask 022; nothing wider than umask 077.
 			for _, umask := range []int{0o022, 0o077} {
 				syscall.Umask(umask)
 				dir := safetyFixture(t)

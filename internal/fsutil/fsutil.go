@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,6 +36,9 @@ type Options struct {
 	Replace bool
 	// DirMode is the mode of missing parent directories that Write creates; 0 means 0755.
 	DirMode os.FileMode
+	// Context, when set, stops the write: once it is done, Write removes what it wrote and
+	// returns its error instead of moving the file into place.
+	Context context.Context
 	// Made records a write that made a new file, so that the same run may write the path
 	// again and can undo its writes when it fails. Optional.
 	Made *Made
@@ -67,6 +71,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // directory, an existing file untouched. Leftover temporary files of an earlier run that was
 // killed are removed first. Errors name path, never the temporary file.
 func Write(path string, data []byte, o Options) (err error) {
+	if err := o.stopped(); err != nil {
+		return err
+	}
 	target, err := Resolve(path)
 	if err != nil {
 		return err
@@ -111,6 +118,9 @@ func Write(path string, data []byte, o Options) (err error) {
 	if err := t.f.Sync(); err != nil {
 		return renamePathError(err, target)
 	}
+	if err := o.stopped(); err != nil {
+		return err
+	}
 	_, statErr := os.Lstat(target)
 	existed := statErr == nil
 	if err := t.commit(target, replace); err != nil {
@@ -124,6 +134,13 @@ func Write(path string, data []byte, o Options) (err error) {
 		o.Made.add(target, created)
 	}
 	return nil
+}
+
+func (o Options) stopped() error {
+	if o.Context == nil {
+		return nil
+	}
+	return o.Context.Err()
 }
 
 func (o Options) mode() os.FileMode {
