@@ -111,6 +111,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 	pf.register(c)
 	kf.register(c)
 	of.register(c, env, fsutil.DefaultMode, nil)
+	c.Flags().Lookup("mode").Usage = "permissions of the image, in octal; the umask still applies (keys files are always 0600)"
 	c.Flags().BoolVar(&keygen, "keygen", false, "make fresh keys and write them to OUTDIR/keys/KEYFILE")
 	c.Flags().StringVar(&inputkey, "inputkey", "", "nvs_keys partition image holding the keys")
 	c.Flags().StringVar(&image, "image", "", "encrypt this existing plain image instead of generating one from CSV")
