@@ -99,8 +99,11 @@ func (f *keyFlags) newKeys(env *Env, outdir string, o fsutil.Options) (nvs.Keys,
 			return k, "", err
 		}
 	}
-	// The names: a default name that is taken gets a number; a name the user gave is
-	// refused when it exists, unless --force.
+	// The names: a default name that is taken gets a number and is never replaced, not even
+	// with --force; a name the user gave is refused when it exists, unless --force.
+	oKeys, oHMAC := o, o
+	oKeys.Force = o.Force && f.keyfile != ""
+	oHMAC.Force = o.Force && (f.hmacKeyfile != "" || f.keyfile != "") // hmac-KEYFILE follows KEYFILE
 	var path, hmacOut string
 	for n := 1; ; n++ {
 		cand := name
@@ -118,13 +121,14 @@ func (f *keyFlags) newKeys(env *Env, outdir string, o fsutil.Options) (nvs.Keys,
 				return k, "", err
 			}
 			hmacOut = outPath(env, keysDir, hn)
-		}
-		if f.hmacKeyfile != "" {
-			if err := checkNew(o, hmacOut); err != nil {
-				return k, "", err
+			if err := checkNew(oHMAC, hmacOut); err != nil {
+				if f.hmacKeyfile != "" || f.keyfile != "" || n >= 1000 {
+					return k, "", err
+				}
+				continue
 			}
 		}
-		err := checkNew(o, path, hmacOut)
+		err := checkNew(oKeys, path)
 		if err == nil {
 			break
 		}
@@ -139,12 +143,12 @@ func (f *keyFlags) newKeys(env *Env, outdir string, o fsutil.Options) (nvs.Keys,
 		if err := fsutil.CheckNotInput(hmacOut, path); err != nil {
 			return k, "", err
 		}
-		if err := writeOutput(hmacOut, hmacKey, o); err != nil {
+		if err := writeOutput(hmacOut, hmacKey, oHMAC); err != nil {
 			return k, "", err
 		}
 		fmt.Fprintf(env.Stdout, "Created HMAC key: %s (burn it into an eFuse key block with purpose HMAC_UP)\n", hmacOut)
 	}
-	if err := writeOutput(path, k.MarshalPartition(), o); err != nil {
+	if err := writeOutput(path, k.MarshalPartition(), oKeys); err != nil {
 		return k, "", err
 	}
 	fmt.Fprintf(env.Stdout, "Created encryption keys: %s\n", path)

@@ -189,7 +189,8 @@ func TestKeyFilesNeverReplaced(t *testing.T) {
 	}
 	var names []string
 	for i := 0; i < 3; i++ {
-		code, out, stderr := runIn(t, dir, "encrypt", "nvs.csv", fmt.Sprintf("e%d.bin", i), "0x6000", "--keygen")
+		// --force is about the image; a default keys name is never replaced.
+		code, out, stderr := runIn(t, dir, "encrypt", "nvs.csv", fmt.Sprintf("e%d.bin", i), "0x6000", "--keygen", "--force")
 		if code != 0 {
 			t.Fatal(stderr)
 		}
@@ -198,6 +199,15 @@ func TestKeyFilesNeverReplaced(t *testing.T) {
 	keys, _ := filepath.Glob(filepath.Join(dir, "keys", "keys-*.bin"))
 	if len(keys) < 3 {
 		t.Errorf("three encrypt --keygen runs left %d key files: %v\n%v", len(keys), keys, names)
+	}
+	// The same for HMAC keys with default names.
+	for i := 0; i < 2; i++ {
+		if code, _, stderr := runIn(t, dir, "generate-key", "--key_protect_hmac", "--kp_hmac_keygen", "--force"); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	if hmacs, _ := filepath.Glob(filepath.Join(dir, "keys", "hmac-keys-*.bin")); len(hmacs) < 2 {
+		t.Errorf("two generate-key --kp_hmac_keygen runs left %d HMAC key files", len(hmacs))
 	}
 }
 
