@@ -30,6 +30,8 @@ func safetyFixture(t *testing.T) string {
 	os.WriteFile(filepath.Join(dir, "table.csv"), []byte(safetyTable), 0o644)
 	os.WriteFile(filepath.Join(dir, "conf.csv"), []byte("wifi,namespace,\nssid,data,string\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "values.csv"), []byte("ssid\nNet1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "flash_key.bin"), bytes.Repeat([]byte{7}, 32), 0o600)
+	os.WriteFile(filepath.Join(dir, "data.bin"), bytes.Repeat([]byte{0xA5}, 4096), 0o644)
 	for _, args := range [][]string{
 		{"generate", "nvs.csv", "nvs.bin", "0x6000"},
 		{"generate-key", "--keyfile", "k.bin"},
@@ -82,6 +84,8 @@ var writers = []writer{
 	{cmd: "partitions convert", args: []string{"partitions", "convert", "table.csv", "ARG"}, arg: "pt.bin"},
 	{cmd: "read", args: []string{"read", "--port", "PORT", "--partition", "nvs", "-o", "ARG"}, arg: "dump.bin", secret: true, device: true},
 	{cmd: "provision", args: []string{"provision", "nvs.csv", "--port", "PORT", "--partition", "nvs", "--save", "ARG"}, arg: "saved.bin", secret: true, device: true},
+	{cmd: "encrypt-flash-data", args: []string{"encrypt-flash-data", "--keyfile", "flash_key.bin", "--address", "0x10000", "--output", "ARG", "data.bin"}, arg: "enc-data.bin", secret: true},
+	{cmd: "decrypt-flash-data", args: []string{"decrypt-flash-data", "--keyfile", "flash_key.bin", "--address", "0x10000", "--output", "ARG", "data.bin"}, arg: "plain-data.bin", secret: true},
 	{cmd: "mfg generate", args: []string{"mfg", "generate", "conf.csv", "values.csv", "node", "0x6000", "--outdir", "ARG"}, arg: "m",
 		// mfg's images follow mfg's own mode rules; only the umask rule is checked here.
 		fileOf: func(a string) string { return filepath.Join(a, "bin", "node-1.bin") },
