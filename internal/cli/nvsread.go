@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -27,7 +27,7 @@ type imageInput struct {
 // readImageFile reads and checks an image file: clear messages for a missing, empty or
 // truncated file.
 func readImageFile(env *Env, path string) ([]byte, error) {
-	b, err := os.ReadFile(env.Path(path))
+	b, err := readInput(env, path, fsutil.MaxImage, "an NVS partition image (the largest ESP flash)")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", path)
