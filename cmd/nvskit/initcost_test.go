@@ -43,7 +43,7 @@ const maxInitMap = 64
 
 // allowedInit are the func init()s there are, each cheap and said why.
 var allowedInit = map[string]string{
-	"esploader/chip.go": "fills in the SPI register offsets shared by every chip after the ESP32 (a loop over 10 entries)",
+	"esploader/chip.go":           "fills in the SPI register offsets shared by every chip after the ESP32 (a loop over 10 entries)",
 	"internal/fsutil/sys_unix.go": "reads the umask (two umask system calls) before any goroutine can create a file, which a later set-and-restore would race with",
 }
 
