@@ -150,6 +150,9 @@ cu.wchusbserial*, cu.usbmodem*).`,
 				fmt.Fprintln(env.Stderr, "No serial ports found. Is the board plugged in, and its USB-serial driver installed?")
 				return nil
 			}
+			if !port.Detailed {
+				fmt.Fprintln(env.Stderr, "This build lists ports without their USB ids; ESP boards are recognised by their drivers' device names.")
+			}
 			for _, p := range ps {
 				line := p.Name
 				if p.USB && p.VID != "" {
