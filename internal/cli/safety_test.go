@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader/loadersim"
+	"github.com/nvskit/nvskit/internal/fsutil"
 )
 
 const safetyCSV = "key,type,encoding,value\nwifi,namespace,,\nssid,data,string,Net\n"
@@ -205,11 +205,11 @@ func (w writer) runCtx(t *testing.T, ctx context.Context, dir, arg string, extra
 // file is never replaced without --force; a failed run leaves no temporary file and no new
 // folder; secret outputs are 0600 under umask 022, and nothing is wider than umask 077 allows.
 func TestFileRules(t *testing.T) {
-	old := syscall.Umask(0o022)
-	defer syscall.Umask(old)
+	old := fsutil.SetUmask(0o022)
+	defer fsutil.SetUmask(old)
 	for _, w := range writers {
 		t.Run(strings.Join(w.args, "_"), func(t *testing.T) {
-			syscall.Umask(0o022)
+			fsutil.SetUmask(0o022)
 			dir := safetyFixture(t)
 			if w.setup != nil {
 				w.setup(t, dir)
@@ -279,7 +279,7 @@ func TestFileRules(t *testing.T) {
 
 			// 5. Modes: secret outputs 0600 under umask 022; nothing wider than umask 077.
 			for _, umask := range []int{0o022, 0o077} {
-				syscall.Umask(umask)
+				fsutil.SetUmask(umask)
 				dir := safetyFixture(t)
 				if code, stderr = w.run(t, dir, w.arg); code != 0 {
 					t.Fatalf("umask %03o: exit %d: %s", umask, code, stderr)

@@ -16,8 +16,8 @@ import (
 
 func TestWriteModeHonoursUmask(t *testing.T) {
 	dir := t.TempDir()
-	old := syscall.Umask(0o022)
-	defer syscall.Umask(old)
+	old := SetUmask(0o022)
+	defer SetUmask(old)
 	for _, c := range []struct {
 		umask      int
 		mode, want os.FileMode
@@ -28,7 +28,7 @@ func TestWriteModeHonoursUmask(t *testing.T) {
 		{0o077, 0, 0o600},
 		{0o027, 0o666, 0o640},
 	} {
-		syscall.Umask(c.umask)
+		SetUmask(c.umask)
 		p := filepath.Join(dir, "f")
 		os.Remove(p)
 		if err := Write(p, []byte("x"), Options{Mode: c.mode}); err != nil {
@@ -43,8 +43,8 @@ func TestWriteModeHonoursUmask(t *testing.T) {
 // TestTempCreated0600 checks the temporary file's mode while the content is in it, under a
 // permissive umask.
 func TestTempCreated0600(t *testing.T) {
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
+	old := SetUmask(0)
+	defer SetUmask(old)
 	dir := t.TempDir()
 	tmp, err := createTemp(filepath.Join(dir, "x.bin"))
 	if err != nil {

@@ -7,5 +7,11 @@ import "os"
 // Umask returns 0: this system has no file mode creation mask.
 func Umask() os.FileMode { return 0 }
 
+// SetUmask does nothing and returns 0: this system has no file mode creation mask.
+func SetUmask(mask int) int { return 0 }
+
 // syncDir does nothing: directories cannot be synced here.
 func syncDir(dir string) {}
+
+// syncDirFile does nothing: directories cannot be synced here.
+func syncDirFile(d *os.File) {}

@@ -1,12 +1,12 @@
 package fsutil
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -39,34 +39,41 @@ type temp struct {
 	f      *os.File
 	name   string
 	unlock func()
+	// dir is the target's directory, opened once for the scan for leftovers and the sync
+	// after the rename (nil when it could not be opened).
+	dir *os.File
 }
 
-func tempName(target string) (string, error) {
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return "", err
-	}
-	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+tempInfix+hex.EncodeToString(r[:])), nil
+// tempName returns a new temporary name for target. The suffix needs to be unique, not
+// secret: the file is created with O_EXCL (which follows no link), and a name taken already
+// is retried with another. It comes from the runtime's generator (seeded from the kernel's
+// randomness at start), as os.CreateTemp's names do; crypto/rand would cost its set-up
+// (about 35 µs) on every run.
+func tempName(target string) string {
+	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+tempInfix+strconv.FormatUint(rand.Uint64(), 16))
 }
 
 // createTemp creates a new temporary file (mode 0600) for target, after removing leftovers
 // of killed runs next to target.
 func createTemp(target string) (*temp, error) {
-	CleanStale(target)
+	dir, _ := os.Open(filepath.Dir(target))
+	if dir != nil {
+		cleanStale(dir, filepath.Dir(target), filepath.Base(target))
+	}
 	for i := 0; ; i++ {
-		name, err := tempName(target)
-		if err != nil {
-			return nil, err
-		}
+		name := tempName(target)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) && i < 10 {
 			continue
 		}
 		if err != nil {
+			if dir != nil {
+				dir.Close()
+			}
 			return nil, renamePathError(err, target)
 		}
 		live.Store(name, struct{}{})
-		t := &temp{f: f, name: name, unlock: func() {}}
+		t := &temp{f: f, name: name, unlock: func() {}, dir: dir}
 		if u, ok := tryLockFile(f); ok {
 			t.unlock = u
 		}
@@ -80,6 +87,14 @@ func (t *temp) discard() {
 	t.f.Close()
 	os.Remove(t.name)
 	live.Delete(t.name)
+	t.closeDir()
+}
+
+func (t *temp) closeDir() {
+	if t.dir != nil {
+		t.dir.Close()
+		t.dir = nil
+	}
 }
 
 // commit closes the temporary file and moves it to target, then syncs the directory. Without
@@ -98,7 +113,12 @@ func (t *temp) commit(target string, replace bool) error {
 		return err
 	}
 	live.Delete(t.name)
-	syncDir(filepath.Dir(target))
+	if t.dir != nil {
+		syncDirFile(t.dir)
+		t.closeDir()
+	} else {
+		syncDir(filepath.Dir(target))
+	}
 	return nil
 }
 
@@ -125,7 +145,18 @@ func renameNoReplace(from, to string) error {
 // with the full content that was being written.
 func CleanStale(target string) {
 	dir, base := filepath.Dir(target), filepath.Base(target)
-	entries, err := os.ReadDir(dir)
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	cleanStale(d, dir, base)
+}
+
+// cleanStale is CleanStale with target's directory open as d (one read of its entries,
+// unsorted).
+func cleanStale(d *os.File, dir, base string) {
+	entries, err := d.ReadDir(-1)
 	if err != nil {
 		return
 	}
@@ -180,11 +211,7 @@ func NewStagingDir(target string) (*StagingDir, error) {
 		return nil, err
 	}
 	CleanStale(target)
-	name, err := tempName(target)
-	if err != nil {
-		removeDirs(created)
-		return nil, err
-	}
+	name := tempName(target)
 	if err := os.Mkdir(name, 0o700); err != nil {
 		removeDirs(created)
 		return nil, renamePathError(err, target)
