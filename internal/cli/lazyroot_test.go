@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/nvskit/nvskit/internal/fsutil"
 )
 
 // Each entry of subcommands names the command its constructor builds, so that a run that
@@ -91,4 +94,47 @@ func TestLazyRootBehaviour(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "nvs_partition_gen.py") {
 		t.Errorf("help generate: %d %s", code, out)
 	}
+}
+
+// A command's help, its flag errors and its --version flag (generate's is the NVS format
+// version) read the same from the one-command tree a run builds (without the root's version
+// text) as from the whole tree.
+func TestLazyRootSameAsWholeTree(t *testing.T) {
+	for _, sc := range subcommands {
+		for _, args := range [][]string{{sc.name, "--help"}, {sc.name, "--no-such-flag"}, {sc.name, "--version"}} {
+			lazy := func() (int, string, string) {
+				var out, errb bytes.Buffer
+				root := newRoot(&Env{Stdout: &out, Stderr: &errb, made: new(fsutil.Made)}, commandNamed(args))
+				root.SetArgs(args)
+				err := root.Execute()
+				return errCode(err), out.String(), errb.String() + errText(err)
+			}
+			whole := func() (int, string, string) {
+				var out, errb bytes.Buffer
+				root := newRoot(&Env{Stdout: &out, Stderr: &errb, made: new(fsutil.Made)}, "")
+				root.SetArgs(args)
+				err := root.Execute()
+				return errCode(err), out.String(), errb.String() + errText(err)
+			}
+			lc, lo, le := lazy()
+			wc, wo, we := whole()
+			if lc != wc || lo != wo || le != we {
+				t.Errorf("%q: one-command tree: %d %q %q; whole tree: %d %q %q", args, lc, lo, le, wc, wo, we)
+			}
+		}
+	}
+}
+
+func errCode(err error) int {
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func errText(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }

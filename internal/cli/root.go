@@ -139,13 +139,16 @@ func newRoot(env *Env, only string) *cobra.Command {
 optionally encrypted NVS partition on the device, and back. It is a drop-in for
 ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
 and needs no Python and no ESP-IDF install.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	if only == "" || only == noCommands {
 		// cobra prints "nvskit version " + Version + "\n": the rest of the lines go in Version.
 		// (No SetVersionTemplate: a text/template reachable from main disables the linker's
 		// dead-code elimination of methods and adds megabytes to the binary; see
-		// docs/performance.md.)
-		Version:       strings.TrimSuffix(strings.TrimPrefix(currentVersion().String(), "nvskit version "), "\n"),
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		// docs/performance.md.) A run of one subcommand never reaches the root's --version
+		// (the subcommand parses the flags), so it does not read the build information.
+		root.Version = strings.TrimSuffix(strings.TrimPrefix(currentVersion().String(), "nvskit version "), "\n")
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
