@@ -3,7 +3,6 @@ package nvs
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 )
 
 // Geometry of an NVS partition.
@@ -216,7 +215,21 @@ func (s EntryState) String() string {
 
 // CRC32 is the checksum NVS uses everywhere: zlib's crc32 with seed 0xFFFFFFFF, which is
 // ESP ROM crc32_le(0xFFFFFFFF, ...). CRC32([]byte("123456789")) == 0xD202D277.
-func CRC32(b []byte) uint32 { return crc32.Update(0xFFFFFFFF, crc32.IEEETable, b) }
+func CRC32(b []byte) uint32 {
+	// crc32.Update(0xFFFFFFFF, crc32.IEEETable, b), slicing by 8 with the table in crcTable8:
+	// hash/crc32 computes its tables at start-up and on first use, which every run of nvskit
+	// paid (about 40 us) for CRCs over a few KiB.
+	crc := uint32(0) // the register: the inverse of the seed 0xFFFFFFFF
+	for ; len(b) >= 8; b = b[8:] {
+		crc ^= binary.LittleEndian.Uint32(b)
+		crc = crcTable8[0][b[7]] ^ crcTable8[1][b[6]] ^ crcTable8[2][b[5]] ^ crcTable8[3][b[4]] ^
+			crcTable8[4][crc>>24] ^ crcTable8[5][crc>>16&0xFF] ^ crcTable8[6][crc>>8&0xFF] ^ crcTable8[7][crc&0xFF]
+	}
+	for _, c := range b {
+		crc = crcTable8[0][byte(crc)^c] ^ crc>>8
+	}
+	return ^crc
+}
 
 // PageHeader is the first 32 bytes of a page.
 type PageHeader struct {
@@ -317,20 +330,6 @@ func EntryCRC(b []byte) uint32 {
 	}
 	return ^crc
 }
-
-// crcTable8 holds the slicing-by-8 tables of the IEEE CRC32: crcTable8[k][b] is the CRC
-// register after b followed by k zero bytes.
-var crcTable8 = func() (t [8][256]uint32) {
-	t[0] = *crc32.IEEETable
-	for i := range 256 {
-		crc := t[0][i]
-		for k := 1; k < 8; k++ {
-			crc = t[0][crc&0xFF] ^ crc>>8
-			t[k][i] = crc
-		}
-	}
-	return t
-}()
 
 // KeyString returns the key up to its first NUL.
 func (e *Entry) KeyString() string {
