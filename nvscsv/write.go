@@ -70,7 +70,7 @@ func Export(items []nvs.Item, opts ExportOptions) (rows []WriteRow, files []File
 			continue
 		}
 		if skipSta > 0 {
-			if want, ok := staExtras[it.Key]; ok && it.Type == nvs.TypeBlob && bytes.Equal(it.Data, want) {
+			if want, ok := staExtra(it.Key); ok && it.Type == nvs.TypeBlob && bytes.Equal(it.Data, want) {
 				skipSta--
 				continue
 			}
@@ -105,10 +105,18 @@ func Export(items []nvs.Item, opts ExportOptions) (rows []WriteRow, files []File
 	return rows, files, problems
 }
 
-var staExtras = map[string][]byte{
-	"sta.apinfo": bytes.Repeat([]byte{0xFF}, 140),
-	"sta.pmk":    make([]byte, 32),
-	"sta.apsw":   {0, 0},
+// staExtra returns the value the generator stores for key next to sta.ssid and sta.pswd,
+// if key is one of those. (A function, not a map: a map is built at every start of nvskit.)
+func staExtra(key string) ([]byte, bool) {
+	switch key {
+	case "sta.apinfo":
+		return bytes.Repeat([]byte{0xFF}, 140), true
+	case "sta.pmk":
+		return make([]byte, 32), true
+	case "sta.apsw":
+		return []byte{0, 0}, true
+	}
+	return nil, false
 }
 
 // rawValue is the CSV text of an exported item, as the generator sees it.

@@ -74,22 +74,29 @@ var typeKeywords = keywords{
 	{"data", TypeData},
 }
 
-func builtinSubtypes() [4]keywords {
-	var s [4]keywords
-	s[TypeBootloader] = keywords{{"primary", 0}, {"ota", 1}, {"recovery", 2}}
-	s[TypePartitionTable] = keywords{{"primary", 0}, {"ota", 1}}
-	s[TypeApp] = keywords{{"factory", 0}, {"test", 0x20}}
-	for i := 0; i < 16; i++ {
-		s[TypeApp] = append(s[TypeApp], keyword{fmt.Sprintf("ota_%d", i), uint8(0x10 + i)})
-	}
-	s[TypeApp] = append(s[TypeApp], keyword{"tee_0", 0x30}, keyword{"tee_1", 0x31})
-	s[TypeData] = keywords{{"ota", 0}, {"phy", 1}, {"nvs", 2}, {"coredump", 3}, {"nvs_keys", 4},
+// defaultSubtypes are the subtype keywords of the four named types. A literal, laid out by
+// the linker: built at package initialisation (with a loop of Sprintf), it cost every start of
+// nvskit about 20 us. Never modified: builtinSubtypes returns a copy to extend.
+var defaultSubtypes = [4]keywords{
+	TypeBootloader:     {{"primary", 0}, {"ota", 1}, {"recovery", 2}},
+	TypePartitionTable: {{"primary", 0}, {"ota", 1}},
+	TypeApp: {{"factory", 0}, {"test", 0x20},
+		{"ota_0", 0x10}, {"ota_1", 0x11}, {"ota_2", 0x12}, {"ota_3", 0x13}, {"ota_4", 0x14}, {"ota_5", 0x15}, {"ota_6", 0x16}, {"ota_7", 0x17},
+		{"ota_8", 0x18}, {"ota_9", 0x19}, {"ota_10", 0x1a}, {"ota_11", 0x1b}, {"ota_12", 0x1c}, {"ota_13", 0x1d}, {"ota_14", 0x1e}, {"ota_15", 0x1f},
+		{"tee_0", 0x30}, {"tee_1", 0x31}},
+	TypeData: {{"ota", 0}, {"phy", 1}, {"nvs", 2}, {"coredump", 3}, {"nvs_keys", 4},
 		{"efuse", 5}, {"undefined", 6}, {"esphttpd", 0x80}, {"fat", 0x81}, {"spiffs", 0x82},
-		{"littlefs", 0x83}, {"tee_ota", 0x90}}
-	return s
+		{"littlefs", 0x83}, {"tee_ota", 0x90}},
 }
 
-var defaultSubtypes = builtinSubtypes()
+// builtinSubtypes returns a copy of defaultSubtypes that may be extended.
+func builtinSubtypes() [4]keywords {
+	var s [4]keywords
+	for i := range s {
+		s[i] = append(keywords(nil), defaultSubtypes[i]...)
+	}
+	return s
+}
 
 // TypeName returns the keyword of a type ("app", "data", "bootloader", "partition_table"), or
 // the number in decimal for any other type, as the CSV writer prints it.
