@@ -185,7 +185,14 @@ func Run(args []string, env Env) int {
 	if env.made == nil {
 		env.made = new(fsutil.Made)
 	}
-	root := newRoot(&env, commandNamed(args))
+	only := commandNamed(args)
+	if only == noCommands {
+		// A lone --version prints what cobra would print for it ("nvskit version " + the
+		// root's Version + "\n", TestVersionFastPath), without building and running cobra.
+		fmt.Fprint(env.Stdout, currentVersion().String())
+		return 0
+	}
+	root := newRoot(&env, only)
 	root.SetArgs(args)
 	err := root.ExecuteContext(env.ctx())
 	if err == nil {

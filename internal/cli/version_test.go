@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -51,5 +52,19 @@ func TestVersionFlag(t *testing.T) {
 	code, out, _ := runIn(t, "", "--version")
 	if code != 0 || !strings.HasPrefix(out, "nvskit version ") || !strings.Contains(out, "\ncommit: ") || !strings.Contains(out, "\ngo:     go") {
 		t.Fatalf("%d %q", code, out)
+	}
+}
+
+// A lone --version (printed without cobra) reads exactly as cobra prints it.
+func TestVersionFastPath(t *testing.T) {
+	_, fast, _ := runIn(t, "", "--version")
+	var out bytes.Buffer
+	root := newRoot(&Env{Stdout: &out, Stderr: &out}, noCommands)
+	root.SetArgs([]string{"--version"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if fast != out.String() {
+		t.Errorf("--version printed %q; cobra prints %q", fast, out.String())
 	}
 }
