@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
@@ -203,13 +204,49 @@ func checkID(id string) error {
 // Run reads VALUES.csv from values (name is used in errors) and builds one image per device on
 // Options.Jobs workers, handing each to sink (see Sink). The first error sink.Record returns
 // stops the run and is returned. Memory stays bounded: rows are read as the workers need them.
+//
+// Cancelling ctx stops the run promptly, also while a read of values is blocked: values is
+// not read again, and when it has a SetReadDeadline method (an *os.File of a pipe or FIFO, a
+// net.Conn) the blocked read is interrupted by setting a deadline in the past. A blocked read
+// that cannot be interrupted is left to finish on its own; Run returns ctx's error without
+// waiting for it, and calls no Sink method after it returns.
 func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink Sink) error {
-	vr, err := nvscsv.NewMfgValues(g.cfg, name, values, g.opts.FileID)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	interruptible := false
+	if dl, ok := values.(interface{ SetReadDeadline(time.Time) error }); ok {
+		interruptible = true
+		stop := context.AfterFunc(ctx, func() { dl.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	cr := &ctxReader{ctx: ctx, r: values}
+
+	// The header is read here, the rows by the feeder below; both may block.
+	type header struct {
+		vr  *nvscsv.MfgValues
+		err error
+	}
+	hc := make(chan header, 1)
+	go func() {
+		vr, err := nvscsv.NewMfgValues(g.cfg, name, cr, g.opts.FileID)
+		hc <- header{vr, err}
+	}()
+	var vr *nvscsv.MfgValues
+	select {
+	case h := <-hc:
+		if h.err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return h.err
+		}
+		vr = h.vr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 
 	jobs := make(chan *Device, g.opts.Jobs*128)
 	order := make(chan *Device, g.opts.Jobs*512)
@@ -219,11 +256,19 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 		go func() {
 			defer wg.Done()
 			w := g.newWorker(name, sink)
-			for d := range jobs {
-				if ctx.Err() == nil {
-					w.device(d)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case d, ok := <-jobs:
+					if !ok {
+						return
+					}
+					if ctx.Err() == nil {
+						w.device(d)
+					}
+					close(d.done)
 				}
-				close(d.done)
 			}
 		}()
 	}
@@ -275,32 +320,68 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 				close(d.done)
 				continue
 			}
-			jobs <- d
+			select {
+			case jobs <- d:
+			case <-ctx.Done():
+				close(d.done)
+			}
 		}
 		feedErr <- nil
 	}()
 
 	var runErr error
-	for d := range order {
-		<-d.done
-		if runErr != nil {
-			continue
+collect:
+	for {
+		select {
+		case <-ctx.Done():
+			runErr = ctx.Err()
+			break collect
+		case d, ok := <-order:
+			if !ok {
+				break collect
+			}
+			select {
+			case <-d.done:
+			case <-ctx.Done():
+				runErr = ctx.Err()
+				break collect
+			}
+			if err := ctx.Err(); err != nil {
+				runErr = err
+				break collect
+			}
+			if err := sink.Record(d); err != nil {
+				runErr = err
+				break collect
+			}
+			d.release()
 		}
-		if err := ctx.Err(); err != nil {
-			runErr = err
-			continue
-		}
-		if err := sink.Record(d); err != nil {
-			runErr = err
-			cancel()
-		}
-		d.release()
 	}
+	cancel()
 	wg.Wait()
-	if err := <-feedErr; err != nil && runErr == nil {
-		runErr = err
+	if runErr == nil || interruptible {
+		if err := <-feedErr; err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	return runErr
+}
+
+// ctxReader stops reading once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	if err != nil && c.ctx.Err() != nil {
+		err = c.ctx.Err()
+	}
+	return n, err
 }
 
 // release drops what the device no longer needs once recorded.
