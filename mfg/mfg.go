@@ -29,8 +29,10 @@ type Options struct {
 	FileID string
 	// Jobs is the number of worker goroutines; zero means runtime.GOMAXPROCS(0).
 	Jobs int
-	// ReadFile reads the file a "file" config row's value names. Without it file rows fail.
-	ReadFile func(name string) ([]byte, error)
+	// ReadFile reads the file a "file" config row's value names, at most max bytes (the
+	// largest content the row's encoding can use, nvscsv.MaxValueSize): a larger file is an
+	// error (an *nvscsv.LimitError). Without it file rows fail.
+	ReadFile func(name string, max int64) ([]byte, error)
 	// Encryption, when not nil, encrypts every image.
 	Encryption *Encryption
 	// Issuer, when not nil, issues a certificate and key pair for every device; the config's
@@ -145,9 +147,10 @@ var (
 
 // Generator makes one NVS image per device from a config.
 type Generator struct {
-	cfg    *nvscsv.MfgConfig
-	opts   Options
-	cipher *nvs.Cipher
+	cfg     *nvscsv.MfgConfig
+	opts    Options
+	cipher  *nvs.Cipher
+	fileMax []int64 // per config row: the largest file a file row reads
 }
 
 // New returns a Generator for cfg.
@@ -164,7 +167,10 @@ func New(cfg *nvscsv.MfgConfig, opts Options) (*Generator, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
-	g := &Generator{cfg: cfg, opts: opts}
+	g := &Generator{cfg: cfg, opts: opts, fileMax: make([]int64, len(cfg.Rows))}
+	for i, r := range cfg.Rows {
+		g.fileMax[i], _ = nvscsv.MaxValueSize(r.Encoding)
+	}
 	hasCert := false
 	for _, r := range cfg.Rows {
 		if r.IsGenerated() {
@@ -396,11 +402,18 @@ type worker struct {
 	sink   Sink
 	p      *nvscsv.Parser
 	values string // VALUES.csv name, for errors
+	// fileMax is the largest file the row being added may read (see Options.ReadFile).
+	fileMax int64
 }
 
 func (g *Generator) newWorker(values string, sink Sink) *worker {
-	return &worker{g: g, values: values, sink: sink,
-		p: nvscsv.NewParser(nvscsv.Options{Version: g.opts.Version, ReadFile: g.opts.ReadFile})}
+	w := &worker{g: g, values: values, sink: sink}
+	var read func(string) ([]byte, error)
+	if g.opts.ReadFile != nil {
+		read = func(name string) ([]byte, error) { return g.opts.ReadFile(name, w.fileMax) }
+	}
+	w.p = nvscsv.NewParser(nvscsv.Options{Version: g.opts.Version, ReadFile: read})
+	return w
 }
 
 // device builds one device; failures go into d.Err.
@@ -457,6 +470,9 @@ func (w *worker) build(d *Device) error {
 		case r.IsGenerated():
 			err = p.AddRow(w.valuesName(), d.Line, r.Key, "data", r.Encoding, cert.value(r))
 		default:
+			if r.Type == "file" {
+				w.fileMax = g.fileMax[i]
+			}
 			err = p.AddRow(w.valuesName(), d.Line, r.Key, r.Type, r.Encoding, vals.Values[i])
 		}
 		if err != nil {

@@ -73,7 +73,7 @@ devices that succeeded are kept and the manifest records the failures).`,
   nvskit mfg generate config.csv values.csv node 0x6000 --ca-cert ca.pem --ca-key ca.key`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runMfgGenerate(env, &f, args)
+			return runMfgGenerate(c.Context(), env, &f, args)
 		},
 	}
 	fl := c.Flags()
@@ -141,7 +141,13 @@ const maxJSONFailures = 100
 // mfgMemoryLimit is the soft memory limit of a run.
 const mfgMemoryLimit = 64 << 20
 
-func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
+func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Ctrl-C and SIGTERM stop the run; the deferred Abort then removes what was staged.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	confName, valuesName, prefix := args[0], args[1], args[2]
 	size, err := parseSize(args[3])
 	if err != nil {
@@ -159,7 +165,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if f.jobs < 0 {
 		return usagef("--jobs %d: must be positive", f.jobs)
 	}
-	enc, err := f.encryption(env)
+	enc, err := f.encryption(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -169,11 +175,11 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		if f.caCert == "" || f.caKey == "" {
 			return usagef("--ca-cert and --ca-key go together")
 		}
-		certPEM, err := os.ReadFile(env.Path(f.caCert))
+		certPEM, err := readInput(ctx, env.Path(f.caCert), maxPEMFile, "a PEM certificate is far smaller")
 		if err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
-		keyPEM, err := os.ReadFile(env.Path(f.caKey))
+		keyPEM, err := readInput(ctx, env.Path(f.caKey), maxPEMFile, "a PEM private key is far smaller")
 		if err != nil {
 			return fmt.Errorf("--ca-key: %w", err)
 		}
@@ -199,7 +205,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		return usagef("--export-keys needs --ca-cert and --ca-key")
 	}
 
-	confData, err := os.ReadFile(env.Path(confName))
+	confData, err := readInput(ctx, env.Path(confName), maxConfigFile, "a CONFIG.csv lists keys, types and encodings, far fewer than that")
 	if err != nil {
 		return fmt.Errorf("cannot read the config: %w", err)
 	}
@@ -211,14 +217,17 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	vf, err := os.Open(env.Path(valuesName))
+	vf, err := openStream(ctx, env.Path(valuesName))
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("cannot read the values: %w", err)
 	}
 	defer vf.Close()
 	total := 0
-	if env.Terminal {
-		total = countRows(vf)
+	if st, err := vf.Stat(); err == nil && st.Mode().IsRegular() && env.Terminal {
+		total = countRows(ctx, vf)
 		if _, err := vf.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -256,9 +265,6 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mfgMemoryLimit))
 	}
-	// Ctrl-C stops the run; the deferred Abort then removes what was staged.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
 	if runErr == nil {
@@ -303,7 +309,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 }
 
 // encryption turns the key options into mfg.Encryption, as mfg_gen.py combines them.
-func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
+func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, error) {
 	if f.hmacKeyfile != "" {
 		return nil, usagef("--kp_hmac_keyfile: mfg writes one HMAC key file per device (keys/hmac-keys-PREFIX-<id>.bin); drop the option")
 	}
@@ -321,7 +327,7 @@ func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
 	}
 	switch {
 	case f.inputkey != "":
-		b, err := os.ReadFile(env.Path(f.inputkey))
+		b, err := readInput(ctx, env.Path(f.inputkey), maxKeyFile, "a keys file is at most an nvs_keys partition (4096 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--inputkey: %w", err)
 		}
@@ -340,7 +346,7 @@ func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
 		if f.hmacKeygen {
 			return &mfg.Encryption{HMACKeyGen: true}, nil
 		}
-		b, err := os.ReadFile(env.Path(f.hmacInputkey))
+		b, err := readInput(ctx, env.Path(f.hmacInputkey), maxKeyFile, "an HMAC key file is 32 bytes")
 		if err != nil {
 			return nil, fmt.Errorf("--kp_hmac_inputkey: %w", err)
 		}
@@ -373,14 +379,17 @@ const (
 
 func newFileCache(env *Env) *fileCache { return &fileCache{env: env, files: map[string][]byte{}} }
 
-func (c *fileCache) read(name string) ([]byte, error) {
+func (c *fileCache) read(name string, max int64) ([]byte, error) {
 	c.mu.RLock()
 	b, ok := c.files[name]
 	c.mu.RUnlock()
 	if ok {
+		if int64(len(b)) > max {
+			return nil, &nvscsv.LimitError{Size: int64(len(b)), Limit: max, Why: whyFile(max)}
+		}
 		return b, nil
 	}
-	b, err := readSmallFile(c.env.Path(name))
+	b, err := readSmallFile(c.env.Path(name), max)
 	if err != nil {
 		return nil, err
 	}
@@ -396,10 +405,10 @@ func (c *fileCache) read(name string) ([]byte, error) {
 }
 
 // countRows counts the lines of r minus the header, for the progress bar's total.
-func countRows(r io.Reader) int {
+func countRows(ctx context.Context, r io.Reader) int {
 	buf := make([]byte, 256<<10)
 	n, last := 0, byte('\n')
-	for {
+	for ctx.Err() == nil {
 		m, err := r.Read(buf)
 		if m > 0 {
 			n += bytes.Count(buf[:m], []byte{'\n'})

@@ -1,0 +1,167 @@
+//go:build unix
+
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runCtx runs nvskit in-process in dir with ctx as the command's context, and returns the
+// command's error and stderr.
+func runCtx(ctx context.Context, dir string, args ...string) (error, string) {
+	var out, errb bytes.Buffer
+	env := Env{Dir: dir, Stdout: &out, Stderr: &errb}
+	root := NewRoot(&env)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx), errb.String()
+}
+
+// mkfifo makes a FIFO at path.
+func mkfifo(t *testing.T, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+}
+
+// TestMfgCancelReachesReads cancels mfg runs that wait on a FIFO: as VALUES.csv with no writer,
+// as VALUES.csv whose writer sent some rows and stalls, as CONFIG.csv and as --inputkey. Each
+// run must end with the context's error soon after the cancel and leave nothing behind.
+func TestMfgCancelReachesReads(t *testing.T) {
+	base := []string{"mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--fileid", "serial"}
+	for _, tc := range []struct {
+		name   string
+		fifo   string
+		args   []string
+		stalls string // what a writer sends before stalling; "" = no writer
+	}{
+		{"values fifo without writer", "values.csv", nil, ""},
+		{"values fifo that stalls", "values.csv", nil, "id,serial,hw_rev,batch,cal,cert\n" + strings.Join(goodRows, "\n") + "\n"},
+		{"values fifo that stalls in the header", "values.csv", nil, "id,ser"},
+		{"config fifo", "config.csv", nil, ""},
+		{"inputkey fifo", "k.bin", []string{"--inputkey", "k.bin"}, "\x07\x07"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFleet(t, goodRows...)
+			fifo := filepath.Join(dir, tc.fifo)
+			os.Remove(fifo)
+			mkfifo(t, fifo)
+			before := listFiles(t, dir)
+			if tc.stalls != "" {
+				w := make(chan *os.File, 1)
+				go func() {
+					f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+					if err == nil {
+						f.WriteString(tc.stalls)
+					}
+					w <- f
+				}()
+				defer func() {
+					if f := <-w; f != nil {
+						f.Close()
+					}
+				}()
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			go func() {
+				err, _ := runCtx(ctx, dir, append(base, tc.args...)...)
+				errc <- err
+			}()
+			time.Sleep(200 * time.Millisecond)
+			cancel()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("error %v, want context.Canceled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("mfg did not stop after the cancel")
+			}
+			if after := listFiles(t, dir); strings.Join(after, " ") != strings.Join(before, " ") {
+				t.Errorf("files left behind: %v", diffList(after, before))
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Error("out/ left behind")
+			}
+		})
+	}
+}
+
+// TestMfgUnboundedInputs gives mfg inputs that are not what a file row or VALUES.csv can be:
+// /dev/zero, a FIFO and a 200 MB file. Each is refused at once, naming the file and the
+// limit or the kind of file.
+func TestMfgUnboundedInputs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  []string
+	}{
+		{"file row names /dev/zero", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "certs", "b.pem"))
+			os.Symlink("/dev/zero", filepath.Join(dir, "certs", "b.pem"))
+		}, []string{"values.csv:3:", "column 6 (cert)", "certs/b.pem", "character device, not a regular file"}},
+		{"file row names a FIFO", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "certs", "b.pem"))
+			mkfifo(t, filepath.Join(dir, "certs", "b.pem"))
+		}, []string{"values.csv:3:", "certs/b.pem", "FIFO (named pipe), not a regular file"}},
+		{"file row names a 200 MB file", func(t *testing.T, dir string) {
+			if err := os.Truncate(filepath.Join(dir, "certs", "b.pem"), 200<<20); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"values.csv:3:", "certs/b.pem", "is 209715200 bytes, over the limit of 508000 bytes"}},
+		{"values is /dev/zero", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "values.csv"))
+			os.Symlink("/dev/zero", filepath.Join(dir, "values.csv"))
+		}, []string{"values.csv is a character device, not a file"}},
+		{"values never ends a line", func(t *testing.T, dir string) {
+			f, _ := os.OpenFile(filepath.Join(dir, "values.csv"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("4,SN-4,3,,1,\"certs/")
+			f.Write(bytes.Repeat([]byte("a"), 5<<20))
+			f.Close()
+		}, []string{"values.csv:5: the row is over the limit of", "closing quote"}},
+		{"config is /dev/zero", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "config.csv"))
+			os.Symlink("/dev/zero", filepath.Join(dir, "config.csv"))
+		}, []string{"config.csv is a character device, not a file"}},
+		{"config is 20 MB", func(t *testing.T, dir string) {
+			os.Truncate(filepath.Join(dir, "config.csv"), 20<<20)
+		}, []string{"config.csv is 20971520 bytes, over the limit of 16777216 bytes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFleet(t, goodRows...)
+			tc.setup(t, dir)
+			errc := make(chan string, 1)
+			go func() {
+				code, _, stderr := runIn(t, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000",
+					"--outdir", "out", "--fileid", "serial")
+				if code == 0 {
+					stderr = "exit 0"
+				}
+				errc <- stderr
+			}()
+			var stderr string
+			select {
+			case stderr = <-errc:
+			case <-time.After(20 * time.Second):
+				t.Fatal("mfg hangs")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("error %q does not contain %q", stderr, w)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Error("out/ left behind")
+			}
+		})
+	}
+}
