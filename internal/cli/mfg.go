@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +42,8 @@ type mfgFlags struct {
 	keyfile, inputkey                   string
 	hmac, hmacKeygen                    bool
 	hmacKeyfile, hmacInputkey           string
-	resume, force, keepGoing            bool
+	resume, force, keepGoing, sync      bool
+	mode                                string
 	jobs                                int
 	json                                bool
 	caCert, caKey, keyType, exportKeys  string
@@ -90,6 +93,8 @@ devices that succeeded are kept and the manifest records the failures).`,
 	fl.BoolVar(&f.resume, "resume", false, "skip devices whose image on disk matches the existing manifest")
 	fl.BoolVar(&f.force, "force", false, "overwrite existing images that differ from the new ones")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "keep the devices that succeeded when others fail (the manifest records failures)")
+	fl.StringVar(&f.mode, "mode", "0600", "file mode of the images, in octal, less the umask (keys files are always 0600)")
+	fl.BoolVar(&f.sync, "sync", false, "flush the batch to disk before committing it (one file system sync), so that a power loss after success loses nothing")
 	fl.IntVar(&f.jobs, "jobs", 0, "worker goroutines (default: one per CPU)")
 	fl.BoolVar(&f.json, "json", false, "print a JSON summary on stdout")
 	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) that signs a certificate for every device")
@@ -165,6 +170,10 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	if f.jobs < 0 {
 		return usagef("--jobs %d: must be positive", f.jobs)
 	}
+	mode, err := strconv.ParseUint(f.mode, 8, 32)
+	if err != nil || mode == 0 || mode > 0o777 {
+		return usagef("--mode %q: give the permission bits in octal, such as 0600 or 0644", f.mode)
+	}
 	enc, err := f.encryption(ctx, env)
 	if err != nil {
 		return err
@@ -237,11 +246,17 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		exportDir = env.Path(f.exportKeys)
 	}
 	out, err := mfg.OpenOutput(mfg.OutputOptions{Dir: env.Path(f.outdir), Prefix: prefix, Resume: f.resume,
-		Force: f.force, KeepGoing: f.keepGoing, ExportKeys: exportDir})
+		Force: f.force, KeepGoing: f.keepGoing, ExportKeys: exportDir, ImageMode: os.FileMode(mode), Sync: f.sync})
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
+	for _, s := range out.Recovered.Finished {
+		fmt.Fprintf(env.Stderr, "note: finished the commit that an earlier run was interrupted in (%s)\n", s)
+	}
+	for _, s := range out.Recovered.Removed {
+		fmt.Fprintf(env.Stderr, "note: removed the staging directory of an earlier run that never committed (%s)\n", s)
+	}
 	var failures []mfgFailed
 	var mu sync.Mutex
 	sink := &mfgSink{Output: out, record: func(d *mfg.Device) {
@@ -292,7 +307,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		e.Encode(sum)
 	}
 	if runErr != nil {
-		if !f.keepGoing {
+		if !f.keepGoing && !errors.Is(runErr, mfg.ErrCommitInterrupted) {
 			return fmt.Errorf("%w\nnothing was written", runErr)
 		}
 		return runErr
