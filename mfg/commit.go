@@ -15,8 +15,8 @@ import (
 // in between coherent, and is journaled so that a run killed in the middle is finished by the
 // next one:
 //
-//  1. The staged files are flushed to disk (one sync of the file system, not one per file)
-//     and a journal, <staging>/commit, is written and synced. From then on the batch is
+//  1. With Sync, the staged files are flushed to disk (one sync of the file system, not one
+//     per file). A journal, <staging>/commit, is written and synced. From then on the batch is
 //     committed: whatever stops the process, the next run into the same directory finishes
 //     the move.
 //  2. Images that the batch replaces (--force) are moved aside into the staging directory, so
@@ -26,7 +26,8 @@ import (
 //  5. The manifest is moved into place.
 //  6. The staging directories are removed.
 //
-// Every directory that gained or lost an entry is synced. A directory that does not exist yet
+// Every directory that gained or lost an entry is synced once, before the staging directory
+// is removed. A directory that does not exist yet
 // (bin/ on a first run) is moved with one rename; an existing one gets one rename per file.
 // A staging directory without a journal belongs to a run that never got to commit: the next
 // run removes it. An exclusive lock on the output directory keeps two runs apart.
@@ -105,8 +106,11 @@ func readJournal(stage string) (j journal, ok bool, err error) {
 // can be repeated after an interruption at any point: whatever was moved is no longer in the
 // staging directory.
 func finish(dir, stage string, j journal) error {
+	// The directories that gain or lose entries are synced once, before the staging
+	// directory (and its journal) goes: until then a rerun would redo what a power loss undid.
+	touched := map[string]bool{}
 	// 2. Move aside the images that are replaced.
-	if err := moveAside(filepath.Join(stage, "bin"), filepath.Join(dir, "bin"), filepath.Join(stage, asideDir)); err != nil {
+	if err := moveAside(filepath.Join(stage, "bin"), filepath.Join(dir, "bin"), filepath.Join(stage, asideDir), touched); err != nil {
 		return err
 	}
 	if err := commitStep("aside"); err != nil {
@@ -114,7 +118,7 @@ func finish(dir, stage string, j journal) error {
 	}
 	// 3. Exported keys and certificates, certificates, keys.
 	if j.exStage != "" {
-		if err := moveInto(j.exStage, filepath.Dir(j.exStage), true); err != nil {
+		if err := moveInto(j.exStage, filepath.Dir(j.exStage), true, touched); err != nil {
 			return fmt.Errorf("moving files into %s: %w", filepath.Dir(j.exStage), err)
 		}
 	}
@@ -122,7 +126,7 @@ func finish(dir, stage string, j journal) error {
 		return err
 	}
 	for _, sub := range []string{"certs", "keys", "bin"} {
-		if err := moveInto(filepath.Join(stage, sub), filepath.Join(dir, sub), false); err != nil {
+		if err := moveInto(filepath.Join(stage, sub), filepath.Join(dir, sub), false, touched); err != nil {
 			return fmt.Errorf("moving files into %s: %w", filepath.Join(dir, sub), err)
 		}
 		if err := commitStep(sub); err != nil {
@@ -133,8 +137,11 @@ func finish(dir, stage string, j journal) error {
 	if err := os.Rename(filepath.Join(stage, ManifestName), filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(dir); err != nil {
-		return err
+	touched[dir] = true
+	for d := range touched {
+		if err := syncDir(d); err != nil {
+			return err
+		}
 	}
 	if err := commitStep("manifest"); err != nil {
 		return err
@@ -154,12 +161,11 @@ func finish(dir, stage string, j journal) error {
 	if err := os.RemoveAll(stage); err != nil {
 		return err
 	}
-	syncDir(dir)
 	return commitStep("cleanup")
 }
 
 // moveAside moves every file of dst that a file of src will replace into aside.
-func moveAside(src, dst, aside string) error {
+func moveAside(src, dst, aside string, touched map[string]bool) error {
 	names, err := readNames(src)
 	if err != nil || len(names) == 0 {
 		return err
@@ -183,7 +189,7 @@ func moveAside(src, dst, aside string) error {
 		}
 	}
 	if moved {
-		return syncDir(dst)
+		touched[dst] = true
 	}
 	return nil
 }
@@ -203,8 +209,8 @@ func readNames(dir string) ([]string, error) {
 
 // moveInto moves the entries of src into dst: the whole directory with one rename when dst
 // does not exist yet (unless entries is set), else entry by entry. A missing or empty src
-// moves nothing. The directories that changed are synced.
-func moveInto(src, dst string, entries bool) error {
+// moves nothing. The directories that changed are added to touched.
+func moveInto(src, dst string, entries bool, touched map[string]bool) error {
 	d, err := os.Open(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -223,7 +229,8 @@ func moveInto(src, dst string, entries bool) error {
 			if err := os.Rename(src, dst); err != nil {
 				return err
 			}
-			return syncDir(filepath.Dir(dst))
+			touched[filepath.Dir(dst)] = true
+			return nil
 		}
 	}
 	pending := first
@@ -241,7 +248,8 @@ func moveInto(src, dst string, entries bool) error {
 			return err
 		}
 	}
-	return syncDir(dst)
+	touched[dst] = true
+	return nil
 }
 
 // Recovered describes what OpenOutput did about the staging directories of earlier runs.

@@ -103,7 +103,6 @@ type Device struct {
 	// Status is free for the Store and Skip callbacks to describe what they did ("written",
 	// "unchanged", ...).
 	Status string
-	done   chan struct{}
 	values *nvscsv.MfgDevice
 }
 
@@ -254,8 +253,10 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 		return ctx.Err()
 	}
 
-	jobs := make(chan *Device, g.opts.Jobs*128)
-	order := make(chan *Device, g.opts.Jobs*512)
+	// Rows travel in batches: one channel operation per batch rather than three per device
+	// keeps the workers busy instead of waking each other up.
+	jobs := make(chan *batch, g.opts.Jobs*4)
+	order := make(chan *batch, g.opts.Jobs*16)
 	var wg sync.WaitGroup
 	for range g.opts.Jobs {
 		wg.Add(1)
@@ -266,39 +267,65 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 				select {
 				case <-ctx.Done():
 					return
-				case d, ok := <-jobs:
+				case b, ok := <-jobs:
 					if !ok {
 						return
 					}
-					if ctx.Err() == nil {
-						w.device(d)
+					for _, d := range b.devices {
+						if ctx.Err() != nil {
+							break
+						}
+						if d.Err == nil {
+							w.device(d)
+						}
 					}
-					close(d.done)
+					close(b.done)
 				}
 			}
 		}()
 	}
 
-	// Feed rows in order; a row that fails before building goes straight to the queue.
+	// Feed rows in order; a row that fails before building is recorded as failed.
 	feedErr := make(chan error, 1)
 	go func() {
 		defer close(order)
 		defer close(jobs)
 		var seen idSet
 		seed := maphash.MakeSeed()
+		b := newBatch()
+		// send queues the batch; false when the run is over.
+		send := func() bool {
+			if len(b.devices) == 0 {
+				return true
+			}
+			select {
+			case order <- b:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return false
+			}
+			b = newBatch()
+			return true
+		}
 		for ctx.Err() == nil {
 			row, err := vr.Next()
 			if err == io.EOF {
+				send()
 				feedErr <- nil
 				return
 			}
-			d := &Device{done: make(chan struct{})}
+			d := &Device{}
 			if row != nil {
 				d.Row, d.Line, d.ID, d.values = row.Row, row.Line, row.ID, row
 			}
 			if err != nil {
 				var ce *nvscsv.Error
 				if row == nil || !errors.As(err, &ce) {
+					send()
 					feedErr <- err
 					return
 				}
@@ -312,24 +339,13 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 						Err: fmt.Errorf("%w %q: device row %d has it too", ErrDuplicateID, row.ID, prev)}
 				}
 			}
-			if d.Err != nil {
-				close(d.done)
-				select {
-				case order <- d:
-				case <-ctx.Done():
+			b.devices = append(b.devices, d)
+			// Send a full batch, and any batch when the next row may keep us waiting (a
+			// pipe that delivers rows slowly).
+			if len(b.devices) == batchSize || vr.Buffered() == 0 {
+				if !send() {
+					break
 				}
-				continue
-			}
-			select {
-			case order <- d:
-			case <-ctx.Done():
-				close(d.done)
-				continue
-			}
-			select {
-			case jobs <- d:
-			case <-ctx.Done():
-				close(d.done)
 			}
 		}
 		feedErr <- nil
@@ -342,25 +358,27 @@ collect:
 		case <-ctx.Done():
 			runErr = ctx.Err()
 			break collect
-		case d, ok := <-order:
+		case b, ok := <-order:
 			if !ok {
 				break collect
 			}
 			select {
-			case <-d.done:
+			case <-b.done:
 			case <-ctx.Done():
 				runErr = ctx.Err()
 				break collect
 			}
-			if err := ctx.Err(); err != nil {
-				runErr = err
-				break collect
+			for _, d := range b.devices {
+				if err := ctx.Err(); err != nil {
+					runErr = err
+					break collect
+				}
+				if err := sink.Record(d); err != nil {
+					runErr = err
+					break collect
+				}
+				d.release()
 			}
-			if err := sink.Record(d); err != nil {
-				runErr = err
-				break collect
-			}
-			d.release()
 		}
 	}
 	cancel()
@@ -371,6 +389,19 @@ collect:
 		}
 	}
 	return runErr
+}
+
+// batchSize is the most devices a batch holds.
+const batchSize = 32
+
+// batch is a run of consecutive devices that one worker builds.
+type batch struct {
+	devices []*Device
+	done    chan struct{} // closed when the worker is through with them
+}
+
+func newBatch() *batch {
+	return &batch{devices: make([]*Device, 0, batchSize), done: make(chan struct{})}
 }
 
 // ctxReader stops reading once its context is done.

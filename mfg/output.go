@@ -568,10 +568,6 @@ func (o *Output) Commit() error {
 		o.Abort()
 		return err
 	}
-	if err := o.manifest.Sync(); err != nil {
-		o.Abort()
-		return err
-	}
 	if err := o.manifest.Close(); err != nil {
 		o.Abort()
 		return err

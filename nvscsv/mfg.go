@@ -482,6 +482,10 @@ func (v *MfgValues) idOf(fields []string) string {
 	return ""
 }
 
+// Buffered returns the number of bytes read from the source and not yet consumed: when it is
+// zero, the next Next reads from the source, which may wait.
+func (v *MfgValues) Buffered() int { return v.rr.r.Buffered() + len(v.rr.rest) }
+
 // FileIDColumn returns the 1-based column of the file id, or 0 when devices are numbered.
 func (v *MfgValues) FileIDColumn() int { return v.fileID + 1 }
 

@@ -37,7 +37,28 @@ func readSmallFile(path string, max int64) ([]byte, error) {
 	if st.Size > max {
 		return nil, &nvscsv.LimitError{Size: st.Size, Limit: max, Why: whyFile(max)}
 	}
-	buf := make([]byte, 0, min(max+1, st.Size+1))
+	if st.Size > 0 {
+		// Read the size fstat gave, without a last read to see the end of the file: one
+		// system call less per file. (A file that grows meanwhile is read as it was.)
+		buf := make([]byte, st.Size)
+		n := 0
+		for n < len(buf) {
+			m, err := syscall.Read(fd, buf[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+			}
+			if m == 0 {
+				break
+			}
+			n += m
+		}
+		return buf[:n], nil
+	}
+	// Size 0: empty, or a file whose size is unknown (/proc): read to the end, up to max.
+	buf := make([]byte, 0, 4096)
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > max {
