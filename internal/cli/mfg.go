@@ -70,7 +70,16 @@ and one row per device. All encodings of nvskit generate are accepted.
 
 The batch is all or nothing: files are written into a staging directory and
 moved into place only when every device succeeded (with --keep-going, the
-devices that succeeded are kept and the manifest records the failures).`,
+devices that succeeded are kept and the manifest records the failures). The
+commit is journaled and moves keys before images, so an image never exists
+without its keys; the next run into the same --outdir finishes a commit that
+was interrupted, and removes the staging directory of a run that was killed
+before it. Images and keys are created 0600 (--mode sets the images' mode),
+never wider than the umask allows; a file this run did not make is replaced
+only with --force.
+
+File rows name regular files, read up to the most their encoding can use;
+VALUES.csv may also be a FIFO or a pipe. Ctrl-C stops the run at once.`,
 		Example: `  nvskit mfg generate config.csv values.csv node 0x6000 --outdir out --fileid serial
   nvskit mfg generate config.csv values.csv node 0x6000 --keygen
   nvskit mfg generate config.csv values.csv node 0x6000 --ca-cert ca.pem --ca-key ca.key`,
