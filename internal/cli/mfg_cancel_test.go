@@ -165,3 +165,18 @@ func TestMfgUnboundedInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestMfgCancelledContext runs mfg with a context that is already cancelled: it stops with
+// the context's error and writes nothing.
+func TestMfgCancelledContext(t *testing.T) {
+	dir := writeFleet(t, goodRows...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err, _ := runCtx(ctx, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--keygen")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("out/ left behind: %v", listFiles(t, filepath.Join(dir, "out")))
+	}
+}
