@@ -208,7 +208,8 @@ func readNames(dir string) ([]string, error) {
 }
 
 // moveInto moves the entries of src into dst: the whole directory with one rename when dst
-// does not exist yet (unless entries is set), else entry by entry. A missing or empty src
+// does not exist yet (unless entries is set, for an export staging directory, whose owner
+// file stays), else entry by entry. A missing or empty src
 // moves nothing. The directories that changed are added to touched.
 func moveInto(src, dst string, entries bool, touched map[string]bool) error {
 	d, err := os.Open(src)
@@ -236,6 +237,9 @@ func moveInto(src, dst string, entries bool, touched map[string]bool) error {
 	pending := first
 	for {
 		for _, n := range pending {
+			if entries && n == ownerName {
+				continue
+			}
 			if err := os.Rename(filepath.Join(src, n), filepath.Join(dst, n)); err != nil {
 				return err
 			}
