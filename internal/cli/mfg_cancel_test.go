@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -179,4 +180,84 @@ func TestMfgCancelledContext(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
 		t.Errorf("out/ left behind: %v", listFiles(t, filepath.Join(dir, "out")))
 	}
+}
+
+// TestMfgSignalWhileReadingFIFO sends SIGINT and SIGTERM to a real process running mfg whose
+// VALUES.csv is a FIFO that never sends a row: the process must end promptly, non-zero, and
+// leave nothing behind.
+func TestMfgSignalWhileReadingFIFO(t *testing.T) {
+	if os.Getenv("NVSKIT_MFG_SIGNAL_DIR") != "" {
+		return // the helper process
+	}
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := writeFleet(t, goodRows...)
+			fifo := filepath.Join(dir, "values.csv")
+			os.Remove(fifo)
+			mkfifo(t, fifo)
+			// A writer that sends the header and then nothing, and stays open.
+			w := make(chan *os.File, 1)
+			go func() {
+				f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err == nil {
+					f.WriteString("id,serial,hw_rev,batch,cal,cert\n" + goodRows[0] + "\n")
+				}
+				w <- f
+			}()
+			defer func() {
+				if f := <-w; f != nil {
+					f.Close()
+				}
+			}()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMfgSignalHelper$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "NVSKIT_MFG_SIGNAL_DIR="+dir)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the run has its staging directory, so that the signal comes while
+			// it reads.
+			for i := 0; ; i++ {
+				if m, _ := filepath.Glob(filepath.Join(dir, "out", ".nvskit-mfg-staging-*")); len(m) > 0 {
+					break
+				}
+				if i == 1000 {
+					cmd.Process.Kill()
+					t.Fatal("the run never started")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("exit 0 after %v", sig)
+				}
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("still running 10 s after %v", sig)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Errorf("out/ left behind: %v", listFiles(t, filepath.Join(dir, "out")))
+			}
+		})
+	}
+}
+
+// TestMfgSignalHelper is the process TestMfgSignalWhileReadingFIFO signals.
+func TestMfgSignalHelper(t *testing.T) {
+	dir := os.Getenv("NVSKIT_MFG_SIGNAL_DIR")
+	if dir == "" {
+		t.Skip("run by TestMfgSignalWhileReadingFIFO")
+	}
+	code := Run([]string{"mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--fileid", "serial"},
+		Env{Dir: dir, Stdout: os.Stdout, Stderr: os.Stderr})
+	os.Exit(code)
 }
