@@ -183,6 +183,16 @@ func FuzzRecordReader(f *testing.F) {
 		if e1 != nil && !errors.Is(e1, ErrUnclosedQuote) {
 			t.Fatalf("error %v", e1)
 		}
+		// With a limit, the reader reads the same records until a record exceeds it.
+		lr := NewRecordReader(strings.NewReader(s))
+		lr.SetLimit(12)
+		r3, l3, e3 := readAll(lr.Next)
+		if len(r3) > len(r1) || len(r3) > 0 && (!reflect.DeepEqual(r3, r1[:len(r3)]) || !reflect.DeepEqual(l3, l1[:len(l3)])) {
+			t.Fatalf("input %q: limited %q %v, unlimited %q %v", s, r3, l3, r1, l1)
+		}
+		if e3 == nil && (len(r3) != len(r1) || e1 != nil) || e3 != nil && !errors.Is(e3, ErrTooLarge) && (e1 == nil || e3.Error() != e1.Error()) {
+			t.Fatalf("input %q: limited error %v, unlimited %v", s, e3, e1)
+		}
 	})
 }
 
