@@ -294,3 +294,63 @@ func (k *killAfterStore) Record(d *Device) error {
 	}
 	return nil
 }
+
+// TestCommitInterruptedExport interrupts the commit of a batch with issued certificates and
+// --export-keys at every step, and checks that the next run finishes it: every certificate
+// and exported key in place, nothing else in the export directory, no staging left.
+func TestCommitInterruptedExport(t *testing.T) {
+	caCert, caKey, _ := testCA(t)
+	is, err := NewIssuer(caCert, caKey, IssuerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := nvscsv.ParseMfgConfig("config.csv", strings.NewReader("c,namespace,\nserial,data,string\ncert,x509_cert,string\nkey,x509_key,string\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(cfg, Options{Size: 0x4000, FileID: "serial", Issuer: is, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range commitSteps {
+		t.Run(step, func(t *testing.T) {
+			dir, export := t.TempDir(), filepath.Join(t.TempDir(), "export")
+			undo := failAt(step)
+			o, err := OpenOutput(OutputOptions{Dir: dir, Prefix: "d", ExportKeys: export})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = g.Run(context.Background(), "values.csv", strings.NewReader("serial\nA1\nA2\n"), o)
+			if err == nil {
+				err = o.Commit()
+			}
+			o.Abort()
+			undo()
+			if err == nil {
+				t.Fatal("the injected failure did not stop the commit")
+			}
+			o, err = OpenOutput(OutputOptions{Dir: dir, Prefix: "d", ExportKeys: export})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Abort()
+			names, _ := readNames(export)
+			slices.Sort(names)
+			certs, _ := readNames(filepath.Join(dir, "certs"))
+			slices.Sort(certs)
+			if i >= slices.Index(commitSteps, "journal") {
+				if strings.Join(names, " ") != "d-A1.cert.pem d-A1.key.pem d-A2.cert.pem d-A2.key.pem" {
+					t.Errorf("export holds %v", names)
+				}
+				if strings.Join(certs, " ") != "d-A1.cert.pem d-A2.cert.pem" {
+					t.Errorf("certs holds %v", certs)
+				}
+			} else if len(names) != 0 || len(certs) != 0 {
+				t.Errorf("a batch that never committed left %v %v", names, certs)
+			}
+			if s := stagingDirs(dir); len(s) != 0 {
+				t.Errorf("staging left: %v", s)
+			}
+		})
+	}
+}
