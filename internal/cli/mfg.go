@@ -292,6 +292,9 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
 	if runErr == nil {
+		runErr = ctx.Err() // interrupted after the last device: commit nothing
+	}
+	if runErr == nil {
 		runErr = out.Commit()
 	}
 	elapsed := time.Since(start).Seconds()
