@@ -179,7 +179,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	if f.jobs < 0 {
 		return usagef("--jobs %d: must be positive", f.jobs)
 	}
-	mode, err := strconv.ParseUint(f.mode, 8, 32)
+	mode, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(f.mode, "0o"), "0O"), 8, 32)
 	if err != nil || mode == 0 || mode > 0o777 {
 		return usagef("--mode %q: give the permission bits in octal, such as 0600 or 0644", f.mode)
 	}
