@@ -193,11 +193,11 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		if f.caCert == "" || f.caKey == "" {
 			return usagef("--ca-cert and --ca-key go together")
 		}
-		certPEM, err := readInput(ctx, env.Path(f.caCert), maxPEMFile, "a PEM certificate is far smaller")
+		certPEM, err := readMfgInput(ctx, env.Path(f.caCert), maxPEMFile, "a PEM certificate is far smaller")
 		if err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
-		keyPEM, err := readInput(ctx, env.Path(f.caKey), maxPEMFile, "a PEM private key is far smaller")
+		keyPEM, err := readMfgInput(ctx, env.Path(f.caKey), maxPEMFile, "a PEM private key is far smaller")
 		if err != nil {
 			return fmt.Errorf("--ca-key: %w", err)
 		}
@@ -223,7 +223,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		return usagef("--export-keys needs --ca-cert and --ca-key")
 	}
 
-	confData, err := readInput(ctx, env.Path(confName), maxConfigFile, "a CONFIG.csv lists keys, types and encodings, far fewer than that")
+	confData, err := readMfgInput(ctx, env.Path(confName), maxConfigFile, "a CONFIG.csv lists keys, types and encodings, far fewer than that")
 	if err != nil {
 		return fmt.Errorf("cannot read the config: %w", err)
 	}
@@ -354,7 +354,7 @@ func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, e
 	}
 	switch {
 	case f.inputkey != "":
-		b, err := readInput(ctx, env.Path(f.inputkey), maxKeyFile, "a keys file is at most an nvs_keys partition (4096 bytes)")
+		b, err := readMfgInput(ctx, env.Path(f.inputkey), maxKeyFile, "a keys file is at most an nvs_keys partition (4096 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--inputkey: %w", err)
 		}
@@ -373,7 +373,7 @@ func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, e
 		if f.hmacKeygen {
 			return &mfg.Encryption{HMACKeyGen: true}, nil
 		}
-		b, err := readInput(ctx, env.Path(f.hmacInputkey), maxKeyFile, "an HMAC key file is 32 bytes")
+		b, err := readMfgInput(ctx, env.Path(f.hmacInputkey), maxKeyFile, "an HMAC key file is 32 bytes")
 		if err != nil {
 			return nil, fmt.Errorf("--kp_hmac_inputkey: %w", err)
 		}

@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// runCtx runs nvskit in-process in dir with ctx as the command's context, and returns the
+// runMfgCtx runs nvskit in-process in dir with ctx as the command's context, and returns the
 // command's error and stderr.
-func runCtx(ctx context.Context, dir string, args ...string) (error, string) {
+func runMfgCtx(ctx context.Context, dir string, args ...string) (error, string) {
 	var out, errb bytes.Buffer
 	env := Env{Dir: dir, Stdout: &out, Stderr: &errb}
 	root := NewRoot(&env)
@@ -74,7 +74,7 @@ func TestMfgCancelReachesReads(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
 			go func() {
-				err, _ := runCtx(ctx, dir, append(base, tc.args...)...)
+				err, _ := runMfgCtx(ctx, dir, append(base, tc.args...)...)
 				errc <- err
 			}()
 			time.Sleep(200 * time.Millisecond)
@@ -173,7 +173,7 @@ func TestMfgCancelledContext(t *testing.T) {
 	dir := writeFleet(t, goodRows...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err, _ := runCtx(ctx, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--keygen")
+	err, _ := runMfgCtx(ctx, dir, "mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--keygen")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}

@@ -81,9 +81,9 @@ func interruptOnDone(ctx context.Context, f *os.File) func() bool {
 	return context.AfterFunc(ctx, func() { f.SetReadDeadline(unixEpoch) })
 }
 
-// readInput reads a whole input of at most max bytes (why says what the limit is): a regular
+// readMfgInput reads a whole input of at most max bytes (why says what the limit is): a regular
 // file, a FIFO or a pipe. A larger input is an *nvscsv.LimitError.
-func readInput(ctx context.Context, path string, max int64, why string) ([]byte, error) {
+func readMfgInput(ctx context.Context, path string, max int64, why string) ([]byte, error) {
 	f, err := openStream(ctx, path)
 	if err != nil {
 		return nil, err
