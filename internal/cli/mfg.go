@@ -88,6 +88,7 @@ VALUES.csv may also be a FIFO or a pipe. Ctrl-C stops the run at once.`,
 			return runMfgGenerate(c.Context(), env, &f, args)
 		},
 	}
+	markWrites(c)
 	fl := c.Flags()
 	fl.StringVar(&f.outdir, "outdir", ".", "output directory")
 	fl.StringVar(&f.fileid, "fileid", "", "VALUES.csv column whose value names each device's files (default: 1, 2, 3...)")
