@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
@@ -184,7 +185,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	if err != nil || mode == 0 || mode > 0o777 {
 		return usagef("--mode %q: give the permission bits in octal, such as 0600 or 0644", f.mode)
 	}
-	enc, err := f.encryption(ctx, env)
+	enc, err := f.encryption(env)
 	if err != nil {
 		return err
 	}
@@ -194,11 +195,11 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		if f.caCert == "" || f.caKey == "" {
 			return usagef("--ca-cert and --ca-key go together")
 		}
-		certPEM, err := readMfgInput(ctx, env.Path(f.caCert), maxPEMFile, "a PEM certificate is far smaller")
+		certPEM, err := readInput(env, f.caCert, fsutil.MaxPartitionTable, "a PEM certificate")
 		if err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
-		keyPEM, err := readMfgInput(ctx, env.Path(f.caKey), maxPEMFile, "a PEM private key is far smaller")
+		keyPEM, err := readInput(env, f.caKey, fsutil.MaxPartitionTable, "a PEM private key")
 		if err != nil {
 			return fmt.Errorf("--ca-key: %w", err)
 		}
@@ -224,7 +225,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		return usagef("--export-keys needs --ca-cert and --ca-key")
 	}
 
-	confData, err := readMfgInput(ctx, env.Path(confName), maxConfigFile, "a CONFIG.csv lists keys, types and encodings, far fewer than that")
+	confData, err := readInput(env, confName, fsutil.MaxCSV, "an mfg CONFIG.csv")
 	if err != nil {
 		return fmt.Errorf("cannot read the config: %w", err)
 	}
@@ -337,7 +338,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 }
 
 // encryption turns the key options into mfg.Encryption, as mfg_gen.py combines them.
-func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, error) {
+func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
 	if f.hmacKeyfile != "" {
 		return nil, usagef("--kp_hmac_keyfile: mfg writes one HMAC key file per device (keys/hmac-keys-PREFIX-<id>.bin); drop the option")
 	}
@@ -355,7 +356,7 @@ func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, e
 	}
 	switch {
 	case f.inputkey != "":
-		b, err := readMfgInput(ctx, env.Path(f.inputkey), maxKeyFile, "a keys file is at most an nvs_keys partition (4096 bytes)")
+		b, err := readInput(env, f.inputkey, fsutil.MaxKeyFile, "a keys file (an nvs_keys partition is 4096 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--inputkey: %w", err)
 		}
@@ -374,7 +375,7 @@ func (f *mfgFlags) encryption(ctx context.Context, env *Env) (*mfg.Encryption, e
 		if f.hmacKeygen {
 			return &mfg.Encryption{HMACKeyGen: true}, nil
 		}
-		b, err := readMfgInput(ctx, env.Path(f.hmacInputkey), maxKeyFile, "an HMAC key file is 32 bytes")
+		b, err := readInput(env, f.hmacInputkey, fsutil.MaxKeyFile, "an HMAC key file (32 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--kp_hmac_inputkey: %w", err)
 		}

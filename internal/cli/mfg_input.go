@@ -3,36 +3,28 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
 	"github.com/nvskit/nvskit/nvscsv"
 )
 
-// The inputs of mfg are read through limits their formats imply, and every wait on them (a
-// FIFO with no writer yet, a pipe that never sends) ends when the command's context does.
+// VALUES.csv may be a stream (a FIFO, a pipe): every wait on it (a FIFO with no writer yet,
+// a pipe that never sends) ends when the command's context does. The file rows' files are
+// read through the limit of their encoding (readSmallFile). The other inputs of mfg go through
+// readInput (fsutil.ReadFile): regular files only, each through its format's limit.
 
-// Limits of the whole-file inputs of mfg.
-const (
-	maxConfigFile = 16 << 20 // CONFIG.csv
-	maxKeyFile    = 4096     // --inputkey, --kp_hmac_inputkey: at most an nvs_keys partition
-	maxPEMFile    = 1 << 20  // --ca-cert, --ca-key
-)
-
-// fileKind names what a non-regular file is, for messages.
+// fileKind names what a non-regular file is, for messages (in fsutil's words).
 func fileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO (named pipe)"
+		return "a named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
 	case m&fs.ModeDevice != 0:
-		return "a block device"
+		return "a device"
 	}
 	return "not a regular file"
 }
@@ -73,37 +65,6 @@ func openStream(ctx context.Context, path string) (*os.File, error) {
 		}()
 		return nil, ctx.Err()
 	}
-}
-
-// interruptOnDone makes a read of f that blocks (a pipe) return when ctx is done. The
-// returned function undoes it.
-func interruptOnDone(ctx context.Context, f *os.File) func() bool {
-	return context.AfterFunc(ctx, func() { f.SetReadDeadline(unixEpoch) })
-}
-
-// readMfgInput reads a whole input of at most max bytes (why says what the limit is): a regular
-// file, a FIFO or a pipe. A larger input is an *nvscsv.LimitError.
-func readMfgInput(ctx context.Context, path string, max int64, why string) ([]byte, error) {
-	f, err := openStream(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > max {
-		return nil, fmt.Errorf("%s %w", path, &nvscsv.LimitError{Size: st.Size(), Limit: max, Why: why})
-	}
-	defer interruptOnDone(ctx, f)()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s %w", path, &nvscsv.LimitError{Size: -1, Limit: max, Why: why})
-	}
-	return b, nil
 }
 
 // whyFile says what the limit of a file row is.

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"io"
 	"os"
-	"time"
 
 	"github.com/nvskit/nvskit/nvscsv"
 )
-
-var unixEpoch = time.Unix(1, 0)
 
 // readSmallFile reads a regular file of at most max bytes; anything else is refused.
 func readSmallFile(path string, max int64) ([]byte, error) {

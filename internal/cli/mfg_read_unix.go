@@ -7,12 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
-	"time"
 
 	"github.com/nvskit/nvskit/nvscsv"
 )
-
-var unixEpoch = time.Unix(1, 0)
 
 // readSmallFile reads a regular file of at most max bytes (the largest value a file row's
 // encoding can use) with plain system calls: open, fstat, read until end of file, close.
