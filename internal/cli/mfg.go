@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -161,9 +159,8 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// Ctrl-C and SIGTERM stop the run; the deferred Abort then removes what was staged.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The context ends on Ctrl-C and SIGTERM (see Main); the deferred Abort then removes what
+	// was staged.
 	confName, valuesName, prefix := args[0], args[1], args[2]
 	size, err := parseSize(args[3])
 	if err != nil {

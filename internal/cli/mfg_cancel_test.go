@@ -238,9 +238,9 @@ func TestMfgSignalWhileReadingFIFO(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			select {
-			case err := <-done:
-				if err == nil {
-					t.Errorf("exit 0 after %v", sig)
+			case <-done:
+				if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) || !strings.Contains(stderr.String(), "interrupted; nothing was written") {
+					t.Errorf("exit %d after %v, want %d: %s", code, sig, 128+int(sig), stderr.String())
 				}
 			case <-time.After(10 * time.Second):
 				cmd.Process.Kill()
@@ -259,7 +259,8 @@ func TestMfgSignalHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestMfgSignalWhileReadingFIFO")
 	}
-	code := Run([]string{"mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--fileid", "serial"},
-		Env{Dir: dir, Stdout: os.Stdout, Stderr: os.Stderr})
-	os.Exit(code)
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(Main([]string{"mfg", "generate", "config.csv", "values.csv", "n", "0x3000", "--outdir", "out", "--fileid", "serial"}))
 }
