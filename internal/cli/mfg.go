@@ -169,6 +169,7 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	if err := nvs.CheckSize(size); err != nil {
 		return usageError{err}
 	}
+	warnLargeSize(env, size)
 	if f.version != 1 && f.version != 2 {
 		return usagef("--version %d: must be 1 or 2", f.version)
 	}
@@ -229,6 +230,9 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	cfg, err := nvscsv.ParseMfgConfig(confName, bytes.NewReader(confData))
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
 	}
 	gen, err := mfg.New(cfg, opts)
 	if err != nil {
