@@ -27,10 +27,10 @@ import (
 //  6. The staging directories are removed.
 //
 // Every directory that gained or lost an entry is synced once, before the staging directory
-// is removed. A directory that does not exist yet
-// (bin/ on a first run) is moved with one rename; an existing one gets one rename per file.
-// A staging directory without a journal belongs to a run that never got to commit: the next
-// run removes it. An exclusive lock on the output directory keeps two runs apart.
+// is removed. A directory that does not exist yet (bin/ on a first run) is moved with one
+// rename; an existing one gets one rename per file. A staging directory without a journal
+// belongs to a run that never got to commit: the next run removes it. An exclusive lock on
+// the output directory keeps two runs apart.
 
 const (
 	stagingPrefix = ".nvskit-mfg-staging-"
