@@ -16,9 +16,9 @@ import (
 // next one:
 //
 //  1. With Sync, the staged files are flushed to disk (one sync of the file system, not one
-//     per file). A journal, <staging>/commit, is written and synced. From then on the batch is
-//     committed: whatever stops the process, the next run into the same directory finishes
-//     the move.
+//     per file). A journal, <staging>/commit, is written (and with Sync, synced). From then
+//     on the batch is committed: whatever stops the process, the next run into the same
+//     directory finishes the move.
 //  2. Images that the batch replaces (--force) are moved aside into the staging directory, so
 //     that no old image is ever next to a new device's keys.
 //  3. Exported keys, certificates and keys files are moved into place.
@@ -27,7 +27,8 @@ import (
 //  6. The staging directories are removed.
 //
 // Every directory that gained or lost an entry is synced once, before the staging directory
-// is removed. A directory that does not exist yet (bin/ on a first run) is moved with one
+// is removed: without Sync, that is the batch's only sync (one journal commit of the file
+// system), never one per file. A directory that does not exist yet (bin/ on a first run) is moved with one
 // rename; an existing one gets one rename per file. A staging directory without a journal
 // belongs to a run that never got to commit: the next run removes it. An exclusive lock on
 // the output directory keeps two runs apart.
@@ -52,7 +53,12 @@ type journal struct {
 	exStage string // the export staging directory, or ""
 }
 
-func writeJournal(stage string, j journal) error {
+// writeJournal writes the journal of stage. With durable (--sync), it is synced before the
+// first rename, so that after a power loss the next run finishes the commit. Without it the
+// journal is as durable as the staged files themselves (which are not synced either): it
+// survives the process dying at any point, and the single sync of the directories at the end
+// of the commit makes it durable together with the renames.
+func writeJournal(stage string, j journal, durable bool) error {
 	var b strings.Builder
 	b.WriteString(journalMagic + "\n")
 	if j.exStage != "" {
@@ -67,13 +73,14 @@ func writeJournal(stage string, j journal) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if durable {
+		// The file's sync also makes its name durable on the file systems nvskit is used on
+		// (ext4, XFS and btrfs log the new entry with the file).
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
-	// The file's sync also makes its name durable on the file systems nvskit is used on
-	// (ext4, XFS and btrfs log the new entry with the file); a sync of the staging
-	// directory would cost a second journal commit.
 	return f.Close()
 }
 
@@ -90,8 +97,9 @@ func readJournal(stage string) (j journal, ok bool, err error) {
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
 	if !sc.Scan() || sc.Text() != journalMagic {
-		// A torn journal: the sync in writeJournal did not complete, so the commit had not
-		// begun.
+		// A torn journal: the process died while writing it, before the first rename, or
+		// power was lost before the journal reached the disk (without Sync); either way no
+		// rename of this batch can be trusted to be there, so the batch is dropped.
 		return j, false, nil
 	}
 	for sc.Scan() {

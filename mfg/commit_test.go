@@ -354,3 +354,28 @@ func TestCommitInterruptedExport(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitSync commits a batch with Sync (a file system sync before the journal, which is
+// then synced too) and checks the result like any other.
+func TestCommitSync(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := nvscsv.ParseMfgConfig("config.csv", strings.NewReader("ns,namespace,\nserial,data,string\nn,data,u32\n"))
+	g, _ := New(cfg, Options{Size: 0x3000, FileID: "serial", Encryption: &Encryption{KeyGen: true}})
+	o, err := OpenOutput(OutputOptions{Dir: dir, Prefix: "n", Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Abort()
+	if err := g.Run(context.Background(), "values.csv", strings.NewReader(commitValues(4)), o); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkPairs(t, dir); len(n) != 4 {
+		t.Errorf("images %v", n)
+	}
+	if s := stagingDirs(dir); len(s) != 0 {
+		t.Errorf("staging left: %v", s)
+	}
+}

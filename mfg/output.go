@@ -589,7 +589,7 @@ func (o *Output) Commit() error {
 		o.Abort()
 		return err
 	}
-	if err := writeJournal(o.stage, journal{exStage: o.exStageAbs()}); err != nil {
+	if err := writeJournal(o.stage, journal{exStage: o.exStageAbs()}, o.opts.Sync); err != nil {
 		o.Abort()
 		return err
 	}
