@@ -36,6 +36,9 @@ var ManifestHeader = []string{"file_id", "row", "status", "image", "sha256", "ke
 // ErrExists: an image for the device already exists and differs from the new one.
 var ErrExists = errors.New("a different image already exists")
 
+// ErrLocked: another run holds the output directory (or the --export-keys directory).
+var ErrLocked = errors.New("another nvskit mfg run is writing into this directory")
+
 // ErrCommitInterrupted: a commit began and could not finish; the next run into the same
 // directory finishes it.
 var ErrCommitInterrupted = errors.New("the commit was interrupted")

@@ -2,10 +2,7 @@
 
 package mfg
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
 // writeNew creates path, which must not exist, with data.
 func writeNew(path string, data []byte, perm os.FileMode) error {
@@ -23,13 +20,4 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 // syncDir does nothing: directories cannot be synced here.
 func syncDir(string) error { return nil }
 
-// ErrLocked: another run holds the output directory.
-var ErrLocked = errors.New("another nvskit mfg run is writing into this directory")
-
-// lockDir does not lock where directories cannot be locked.
-func lockDir(string) (func(), error) { return func() {}, nil }
-
 const syscallNonblock = 0
-
-// syncFS does nothing here: files are flushed by the operating system.
-func syncFS(string) error { return nil }
