@@ -133,12 +133,12 @@ type efuseLayout struct {
 	rdDis      field
 	secureBoot []field // any set means secure boot on
 	sdm        field   // ENABLE_SECURITY_DOWNLOAD
-	cryptCntWP field    // write protection of CRYPT_CNT
-	purposes   []field  // KEY_PURPOSE_0..5
-	keyData    uint32   // first word of BLOCK_KEY0 (ESP32: BLOCK1)
-	keyStride  uint32   // bytes between key blocks
-	forceKM    field    // FORCE_USE_KEY_MANAGER_KEY's "XTS" bit (C5, P4)
-	xts256     field    // C2: XTS_KEY_LENGTH_256
+	cryptCntWP field   // write protection of CRYPT_CNT
+	purposes   []field // KEY_PURPOSE_0..5
+	keyData    uint32  // first word of BLOCK_KEY0 (ESP32: BLOCK1)
+	keyStride  uint32  // bytes between key blocks
+	forceKM    field   // FORCE_USE_KEY_MANAGER_KEY's "XTS" bit (C5, P4)
+	xts256     field   // C2: XTS_KEY_LENGTH_256
 	// ESP32 only
 	dlDecDis, dlCacheDis, uartDLDis, cryptConfig, codingScheme field
 	hmac                                                       bool // the chip has the HMAC peripheral
