@@ -33,9 +33,31 @@ type Config struct {
 	Crystal26MHz bool
 	// MAC is the base MAC in eFuse (default derived from the chip name).
 	MAC net.HardwareAddr
-	// FlashEncryption makes the chip report flash encryption on: FLASH_CRYPT_CNT = 1 in the
-	// GET_SECURITY_INFO reply, or in the ESP32's eFuse block 0.
+	// FlashEncryption turns flash encryption on, in development mode: CRYPT_CNT = 1 in the
+	// eFuses and the GET_SECURITY_INFO reply. The ROM's encrypted writes (S2 and later) encrypt
+	// with FlashKey; reads return the raw (encrypted) flash, as a chip's do.
 	FlashEncryption bool
+	// Release puts flash encryption on in ESP-IDF's release mode: encrypted download disabled
+	// (ESP32: DISABLE_DL_ENCRYPT, _DECRYPT and _CACHE) and CRYPT_CNT write-protected.
+	Release bool
+	// FlashKey is the flash-encryption key as an espsecure key file holds it (ESP32: 32 or 24
+	// bytes; later chips: 16, 32 or 64). nil with flash encryption on: a random key, as a chip
+	// makes on its first boot, which the host cannot know (FlashKey returns it for tests).
+	FlashKey []byte
+	// FlashKeyReadable leaves the ESP32's BLOCK1 readable; by default a key block holding a
+	// secret key is read-protected and reads as zeros.
+	FlashKeyReadable bool
+	// NoFlashKey: no flash-encryption key is burnt (whatever FlashEncryption says).
+	NoFlashKey bool
+	// KeyPurposes sets KEY_PURPOSE_n of the eFuse key blocks (S2 and later except the C2), by
+	// block index. The flash key gets the first free block (XTS_AES_128_KEY, or
+	// XTS_AES_256_KEY_1/2 for a 64-byte key) unless a block already has an XTS purpose.
+	KeyPurposes map[int]uint8
+	// DownloadEncryptDisabled sets DIS_DOWNLOAD_MANUAL_ENCRYPT (ESP32: DISABLE_DL_ENCRYPT)
+	// without the rest of release mode.
+	DownloadEncryptDisabled bool
+	// SecureBoot turns secure boot on.
+	SecureBoot bool
 	// SecureDownload makes the ROM behave as in Secure Download Mode (S2 and later): reads,
 	// register access and MD5 are refused.
 	SecureDownload bool
@@ -101,6 +123,10 @@ type Sim struct {
 	regs  map[uint32]uint32
 	// attachConfig is the pin configuration of the last SPI_ATTACH.
 	attachConfig uint32
+	// cryptCnt and purposes are the security eFuses the GET_SECURITY_INFO reply shows.
+	cryptCnt     uint8
+	purposes     [6]uint8
+	generatedKey bool
 
 	bytesIn, bytesOut, commands, faults, baud atomic.Int64
 }
@@ -150,6 +176,10 @@ func New(cfg Config) (*Sim, error) {
 		s.cfg.MAC = cfg.MAC
 	}
 	s.initRegs()
+	if err := s.setupSecurity(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -173,9 +203,6 @@ func (s *Sim) initRegs() {
 		// estimate exactly 40 MHz (no baud drift to correct).
 		s.regs[0x3FF5F06C] = 1024 << 7
 		s.regs[0x3FF5A010] = 100
-		if s.cfg.FlashEncryption {
-			s.regs[0x3FF5A000] = 1 << 20 // FLASH_CRYPT_CNT = 1
-		}
 	}
 }
 
@@ -593,20 +620,7 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if ss.sim.chip.secInfo == 0 || len(d) != 0 {
 			return 0, nil, stInvalid
 		}
-		p := make([]byte, ss.sim.chip.secInfo)
-		var flags uint32
-		if sdm {
-			flags |= 1 << 2
-		}
-		binary.LittleEndian.PutUint32(p, flags)
-		if ss.sim.cfg.FlashEncryption {
-			p[4] = 1
-		}
-		if len(p) == 20 {
-			binary.LittleEndian.PutUint32(p[12:], ss.sim.chip.id)
-			binary.LittleEndian.PutUint32(p[16:], 1)
-		}
-		return 0, p, 0
+		return 0, ss.securityInfo(), 0
 	case 0x0D: // SPI_ATTACH: the ROM takes 8 bytes
 		if len(d) != 8 {
 			return 0, nil, stInvalid
