@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/nvskit/nvskit/flashcrypt"
 )
 
 // This file models a chip's security eFuses as its ROM loader shows them: the GET_SECURITY_INFO
@@ -258,3 +260,42 @@ func (ss *session) securityInfo() []byte {
 // FlashKey returns the key the simulated chip encrypts with (generated when the configuration
 // gave none), as an espsecure key file holds it.
 func (s *Sim) FlashKey() []byte { return append([]byte(nil), s.cfg.FlashKey...) }
+
+// stEncryptDenied is the ROM's answer (01 64) to an encrypted write it will not do.
+const stEncryptDenied = 0x64
+
+// encryptedBegin checks a FLASH_BEGIN or FLASH_DEFL_BEGIN with the encrypted word set: the C3
+// ROM refuses the compressed form (observed; assumed for the other chips), and every ROM refuses
+// it when encrypted download is disabled (observed on the C3).
+func (ss *session) encryptedBegin(defl bool) byte {
+	s := ss.sim
+	if defl || s.cfg.Release || s.cfg.DownloadEncryptDisabled {
+		return stEncryptDenied
+	}
+	return 0
+}
+
+// encryptAt returns block p as the chip's flash encryption stores it at absolute address addr,
+// with the simulated chip's key. With no key burnt the C3 ROM under QEMU encrypted with an
+// all-zero key; the simulator does the same (what hardware does is unconfirmed).
+func (s *Sim) encryptAt(addr int, p []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cipher == nil {
+		key := s.cfg.FlashKey
+		if key == nil || s.cfg.NoFlashKey {
+			key = make([]byte, 32)
+		}
+		c, err := flashcrypt.New(flashcrypt.SchemeForChip(s.chip.name), key, flashcrypt.DefaultCryptConf)
+		if err != nil {
+			// The key was checked in New; fall back to the zero key rather than store plaintext.
+			c, _ = flashcrypt.New(flashcrypt.SchemeForChip(s.chip.name), make([]byte, 32), flashcrypt.DefaultCryptConf)
+		}
+		s.cipher = c
+	}
+	out := make([]byte, len(p))
+	if err := s.cipher.Encrypt(out, p, uint32(addr)); err != nil {
+		return p
+	}
+	return out
+}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nvskit/nvskit/flashcrypt"
 )
 
 // Config describes the simulated chip.
@@ -127,6 +129,7 @@ type Sim struct {
 	cryptCnt     uint8
 	purposes     [6]uint8
 	generatedKey bool
+	cipher       flashcrypt.Cipher
 
 	bytesIn, bytesOut, commands, faults, baud atomic.Int64
 }
@@ -318,6 +321,7 @@ type session struct {
 
 type writeState struct {
 	defl      bool
+	encrypt   bool // FLASH_BEGIN with the encrypted word: each block goes through flash encryption
 	offset    int
 	size      int // bytes erased and writable
 	blocks    int
@@ -655,7 +659,17 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if !ss.attach {
 			return 0, nil, stFailed
 		}
-		return 0, nil, ss.begin(cmd == 0x10, int(le(d, 0)), int(le(d, 1)), int(le(d, 2)), int(le(d, 3)))
+		enc := len(d) == 20 && le(d, 4) != 0
+		if enc {
+			if st := ss.encryptedBegin(cmd == 0x10); st != 0 {
+				return 0, nil, st
+			}
+		}
+		st := ss.begin(cmd == 0x10, int(le(d, 0)), int(le(d, 1)), int(le(d, 2)), int(le(d, 3)))
+		if st == 0 && ss.wr != nil {
+			ss.wr.encrypt = enc
+		}
+		return 0, nil, st
 	case 0x03, 0x11: // FLASH_DATA, FLASH_DEFL_DATA
 		return 0, nil, ss.data(cmd == 0x11, checksum, d)
 	case 0x04, 0x12: // FLASH_END, FLASH_DEFL_END
@@ -796,6 +810,9 @@ func (ss *session) data(defl bool, checksum uint32, d []byte) byte {
 	if !defl {
 		if len(p) != w.blockSize || w.pos+len(p) > w.size {
 			return stFailed
+		}
+		if w.encrypt {
+			p = ss.sim.encryptAt(w.offset+w.pos, p)
 		}
 		ss.sim.program(w.offset+w.pos, p)
 		w.pos += len(p)
