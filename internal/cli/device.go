@@ -43,6 +43,8 @@ type device struct {
 	port  port.Port
 	l     *esploader.Loader
 	reset bool
+	sec   *esploader.Security // read once, by security()
+	key   *flashKey           // --flash-key, where the command takes it
 }
 
 // Close resets the chip into its application (with --after hard-reset) and closes the port.
@@ -179,6 +181,18 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	if err != nil {
 		return nil, fmt.Errorf("reading the partition table at 0x%X: %w", off, err)
 	}
+	fe := false
+	if b[0] != 0xAA || b[1] != 0x50 {
+		// No table magic: with flash encryption on, the table on flash is ciphertext.
+		if sec, err := d.security(); err == nil && sec.FlashEncryption {
+			fe = true
+		}
+		if fe && d.key != nil {
+			if b, err = d.key.decrypt(off, b); err != nil {
+				return nil, err
+			}
+		}
+	}
 	t, err := partition.ParseBinary(b, opts)
 	if err == nil && len(t.Partitions) == 0 {
 		err = partition.ErrNoEndMarker
@@ -186,6 +200,12 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	if err != nil {
 		if !required {
 			return nil, nil
+		}
+		if fe && d.key == nil {
+			return nil, fmt.Errorf("the partition table at 0x%X cannot be read: flash encryption is on, so it is stored encrypted; pass --partition-table FILE (the build's partitions.csv or partition-table.bin), or --flash-key KEY to decrypt it", off)
+		}
+		if fe {
+			return nil, fmt.Errorf("the partition table at 0x%X does not decrypt with --flash-key %s (%w); check the key, or pass --partition-table FILE", off, d.key.path, err)
 		}
 		if b[0] == 0xFF && b[1] == 0xFF {
 			return nil, fmt.Errorf("no partition table at 0x%X on the device (the flash there is erased); pass --partition-table FILE, or --offset", off)

@@ -81,21 +81,35 @@ func checkRegion(name, offset, size string) error {
 func newFlashCmd(env *Env) *cobra.Command {
 	var df devFlags
 	var pt ptFlags
+	var ef encFlags
 	var name, offset string
 	c := &cobra.Command{
-		Use:   "flash IMAGE --port PORT (--partition NAME | --offset ADDR)",
+		Use:   "flash IMAGE --port PORT (--partition NAME | --offset ADDR) [--encrypt [--flash-key KEY]]",
 		Short: "Write an image to a device's flash, compressed, and verify it by MD5",
 		Long: `Write IMAGE to the device through its ROM serial loader (no flasher stub),
 compressed with zlib, and verify it with the MD5 the chip computes. The write is
 reported successful only when the MD5 matches.
 
 With --partition the offset comes from the partition table: the file given with
---partition-table, or the table read from the device at 0x8000. nvskit refuses,
-unless --force: an image larger than the partition, and any write over the
-bootloader, the partition table or an app partition.`,
+--partition-table, or the table read from the device at 0x8000 (on a chip with
+flash encryption on that table is encrypted: give --partition-table, or
+--flash-key to decrypt it). nvskit refuses, unless --force: an image larger than
+the partition, any write over the bootloader, the partition table or an app
+partition, and a plain write into a partition the firmware reads through flash
+encryption (flagged encrypted, or nvs_keys) while flash encryption is on.
+
+--encrypt writes through the chip's flash encryption: with the ROM's encrypted
+write (ESP32-S2 and later, encrypted download allowed, a key burnt), verified
+when --flash-key gives the chip's key and otherwise reported as not verifiable;
+or, where the ROM cannot (ESP32, release mode, Secure Download Mode), encrypted
+on the host with --flash-key and verified by the chip's MD5 of the ciphertext.
+It refuses when flash encryption is off (unless --force) and when no key is
+burnt.`,
 		Example: `  nvskit flash nvs.bin --port /dev/ttyUSB0 --partition nvs
   nvskit flash nvs.bin --port COM3 --offset 0x9000
-  nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs --partition-table partitions.csv`,
+  nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs --partition-table partitions.csv
+  nvskit flash nvs_keys.bin --port /dev/ttyUSB0 --partition nvs_keys --partition-table partitions.csv --encrypt
+  nvskit flash nvs_keys.bin --port /dev/ttyUSB0 --partition nvs_keys --partition-table partitions.csv --encrypt --flash-key flash_key.bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := checkNameOrOffset(name, offset); err != nil {
@@ -108,27 +122,50 @@ bootloader, the partition table or an app partition.`,
 			if len(img) == 0 {
 				return usagef("%s is empty", args[0])
 			}
+			if ef.flashKey != "" && !ef.encrypt {
+				return usagef("--flash-key goes with --encrypt (to write plaintext, leave both out)")
+			}
 			d, err := df.connect(env)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
+			if d.key, err = loadFlashKey(env, ef.flashKey, d); err != nil {
+				return err
+			}
 			t, err := resolveTarget(env, d, &pt, name, offset, "")
 			if err != nil {
 				return err
 			}
-			return flashImage(env, d, &pt, t, img)
+			return flashImage(env, d, &pt, t, img, ef.encrypt)
 		},
 	}
 	df.register(c)
 	pt.register(c)
+	c.Flags().BoolVar(&ef.encrypt, "encrypt", false, "write through the chip's flash encryption (the ROM's encrypted write, or host-side with --flash-key)")
+	ef.registerKey(c)
 	c.Flags().StringVar(&name, "partition", "", "partition name to write (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to write at, a multiple of 0x1000")
 	return c
 }
 
-// flashImage writes img to the target and verifies it.
-func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
+// containing returns the partition of the target: the one named, or the one holding its offset.
+func (t target) containing() *partition.Partition {
+	if t.part != nil || t.table == nil {
+		return t.part
+	}
+	for i := range t.table.Partitions {
+		p := &t.table.Partitions[i]
+		if uint64(t.off) >= uint64(p.Offset) && uint64(t.off) < p.End() {
+			return p
+		}
+	}
+	return nil
+}
+
+// flashImage writes img to the target and verifies it; with encrypt, through the chip's flash
+// encryption (see writeEncrypted).
+func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, encrypt bool) error {
 	if t.off%0x1000 != 0 {
 		return usagef("offset 0x%X is not a multiple of 0x1000 (a flash sector)", t.off)
 	}
@@ -139,10 +176,21 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
 			return err
 		}
-		if t.part != nil && t.part.Encrypted() {
-			if on, err := d.l.FlashEncryption(); err == nil && on {
-				return refuse("partition %q is flagged encrypted and flash encryption is on: the firmware reads it through flash encryption, and nvskit writes plaintext", t.part.Name)
+	}
+	if encrypt {
+		return writeEncrypted(env, d, t, img, d.key, pt.force)
+	}
+	if p := t.containing(); !pt.force && readByFirmware(p) {
+		sec, err := d.security()
+		if err != nil {
+			return refuse("partition %q is read through flash encryption when it is on, and the security state cannot be read (%v); write it with --encrypt", p.Name, err)
+		}
+		if sec.FlashEncryption {
+			what := "is flagged encrypted"
+			if !p.Encrypted() {
+				what = "is an nvs_keys partition (ESP-IDF reads it through flash encryption whatever its flag)"
 			}
+			return refuse("partition %q %s and flash encryption is on: the firmware reads it through flash encryption, so the plaintext written here would read as garbage; write it with --encrypt", p.Name, what)
 		}
 	}
 	bar := newProgress(env, "Writing")
