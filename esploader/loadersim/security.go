@@ -299,3 +299,6 @@ func (s *Sim) encryptAt(addr int, p []byte) []byte {
 	}
 	return out
 }
+
+// FlashEncryption reports whether the simulated chip has flash encryption on.
+func (s *Sim) FlashEncryption() bool { return s.cryptCnt&1 == 1 }
