@@ -167,7 +167,7 @@ func TestDeviceErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
 	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
-	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 2}}}, false)
+	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x03, Nth: 2}}}, false)
 	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}}, false)
 	cases := []struct {
 		args []string
