@@ -188,8 +188,67 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 			continue
 		}
 		if r.Cmd != cmd {
+			if refusal(r) {
+				// The ESP32 ROM answers an opcode it does not implement with replies that repeat
+				// the previous reply's opcode and value, with status 01 05: the command is not
+				// supported. Let the other copies arrive and drop them, so that they are not
+				// taken for the answer to the next command.
+				c.drain()
+				return Response{}, &StatusError{Cmd: cmd, Status: r.Data[0], Code: r.Data[1], Stale: true}
+			}
 			continue
+		}
+		if refusal(r) {
+			// A refusal may come more than once: drop the copies before the next command.
+			c.drain()
 		}
 		return r, nil
 	}
+}
+
+// refusal reports whether r carries nothing but a "message invalid / command unsupported"
+// status: a failure with reason 0x05 and no payload (the rule esptool applies, limited to
+// status-only replies so that a late reply with data cannot pass for one).
+func refusal(r Response) bool {
+	return (len(r.Data) == 4 || len(r.Data) == 2) && r.Data[0] != 0 && r.Data[1] == CodeInvalidMessage
+}
+
+// Drain timing: the loader sends the copies of a refusal back to back, so once the line has
+// been quiet for drainQuiet they have all arrived; drainMax bounds the wait on a line that
+// never goes quiet.
+const (
+	drainQuiet = 30 * time.Millisecond
+	drainMax   = 500 * time.Millisecond
+)
+
+// drain drops everything received until the line has been quiet for drainQuiet (at most
+// drainMax), and any frames already decoded.
+func (c *conn) drain() {
+	before := c.inN.Load()
+	stop := time.NewTimer(drainMax)
+	defer stop.Stop()
+	quiet := time.NewTimer(drainQuiet)
+	defer quiet.Stop()
+loop:
+	for {
+		select {
+		case p := <-c.in:
+			c.inN.Add(int64(len(p)))
+			if !quiet.Stop() {
+				<-quiet.C
+			}
+			quiet.Reset(drainQuiet)
+		case <-quiet.C:
+			break loop
+		case <-stop.C:
+			break loop
+		case <-c.done:
+			break loop
+		}
+	}
+	if c.trace != nil {
+		fmt.Fprintf(c.trace, "%8.3f < refused; %d frames and %d bytes after it dropped\n", time.Since(c.start).Seconds(), len(c.frames), c.inN.Load()-before)
+	}
+	c.frames = nil
+	c.dec.Reset()
 }

@@ -49,6 +49,7 @@ type Loader struct {
 	flashSize int
 	bootLog   []byte
 	retries   int
+	timeouts  int
 	baud      int // the host side's current baud rate
 }
 
@@ -226,15 +227,22 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 				return r, p, nil
 			}
 		}
+		if errors.Is(err, ErrTimeout) {
+			l.timeouts++
+		}
 		if !retriable(err) {
 			return Response{}, nil, err
 		}
 		var se *StatusError
-		if errors.As(err, &se) && se.Unsupported() && cmd != CmdFlashDeflData && cmd != CmdFlashData {
+		if errors.As(err, &se) && se.Unsupported() && !l.implements(cmd) {
+			// Refused by a loader that does not run this command: final, no retry.
 			return Response{}, nil, err
 		}
+		// A command the loader runs was refused as invalid: the request arrived garbled.
 		l.retries++
-		l.c.flush(20 * time.Millisecond)
+		if se == nil || !se.Stale {
+			l.c.flush(20 * time.Millisecond)
+		}
 	}
 	return Response{}, nil, err
 }
@@ -249,12 +257,11 @@ func (l *Loader) detect() error {
 		} else {
 			p, err = r.Status(12)
 		}
+		var si SecurityInfo
 		if err == nil {
-			si := SecurityInfo{Flags: binary.LittleEndian.Uint32(p), FlashCryptCnt: p[4]}
-			copy(si.KeyPurposes[:], p[5:12])
-			if len(p) >= 20 {
-				si.ChipID, si.APIVersion, si.HasChipID = binary.LittleEndian.Uint32(p[12:]), binary.LittleEndian.Uint32(p[16:]), true
-			}
+			si, err = ParseSecurityInfo(p)
+		}
+		if err == nil {
 			l.sec = &si
 			if si.HasChipID {
 				c, ok := chipByID(si.ChipID)
@@ -268,8 +275,8 @@ func (l *Loader) detect() error {
 	} else if errors.Is(err, ErrDisconnected) {
 		return err
 	}
-	// An unsupported command may be answered several times: let the replies drain.
-	l.c.flush(100 * time.Millisecond)
+	// Not answered (the ESP32 ROM does not implement it; its refusal has been drained), or the
+	// 12-byte form without a chip id (ESP32-S2): the magic register tells.
 	v, err := l.ReadReg(MagicReg)
 	if err != nil {
 		var se *StatusError
@@ -297,6 +304,10 @@ func (l *Loader) SecurityInfo() (SecurityInfo, bool) {
 	}
 	return *l.sec, true
 }
+
+// Timeouts returns how many commands (SYNC aside) waited out their timeout without a reply
+// since Connect began: 0 on a good link in the normal path.
+func (l *Loader) Timeouts() int { return l.timeouts }
 
 // WireBytes returns the bytes written to and read from the stream so far.
 func (l *Loader) WireBytes() (out, in int64) { return l.c.out.Load(), l.c.inN.Load() }

@@ -261,16 +261,13 @@ func (ss *session) securityInfo() []byte {
 // gave none), as an espsecure key file holds it.
 func (s *Sim) FlashKey() []byte { return append([]byte(nil), s.cfg.FlashKey...) }
 
-// stEncryptDenied is the ROM's answer (01 64) to an encrypted write it will not do.
-const stEncryptDenied = 0x64
-
-// encryptedBegin checks a FLASH_BEGIN or FLASH_DEFL_BEGIN with the encrypted word set: the C3
-// ROM refuses the compressed form (observed; assumed for the other chips), and every ROM refuses
-// it when encrypted download is disabled (observed on the C3).
-func (ss *session) encryptedBegin(defl bool) byte {
+// encryptedBegin checks a FLASH_BEGIN with the encrypted word set: a ROM refuses it with 01 64
+// when encrypted download is disabled (observed on the C3; assumed for the other chips). The
+// compressed form is refused per ROM profile (profile.go).
+func (ss *session) encryptedBegin() byte {
 	s := ss.sim
-	if defl || s.cfg.Release || s.cfg.DownloadEncryptDisabled {
-		return stEncryptDenied
+	if s.cfg.Release || s.cfg.DownloadEncryptDisabled {
+		return stEncryptRefused
 	}
 	return 0
 }

@@ -130,8 +130,12 @@ type Sim struct {
 	purposes     [6]uint8
 	generatedKey bool
 	cipher       flashcrypt.Cipher
+	// deflBuf is the ESP32 ROM's decompression buffer (profile.go); like the chip's RAM it
+	// keeps its content from one session to the next.
+	deflBuf [deflBufSize]byte
 
 	bytesIn, bytesOut, commands, faults, baud atomic.Int64
+	perCmd                                    [256]atomic.Int64
 }
 
 // New makes a simulator.
@@ -237,6 +241,10 @@ func (s *Sim) Stats() Stats {
 	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Commands: s.commands.Load(), Faults: s.faults.Load(), Baud: s.baud.Load()}
 }
 
+// CommandCount returns how many requests with opcode cmd the simulator has received, refused
+// ones included.
+func (s *Sim) CommandCount(cmd byte) int64 { return s.perCmd[cmd].Load() }
+
 // Reg returns the value of a simulated register (0 for one never written or preset).
 func (s *Sim) Reg(addr uint32) uint32 {
 	s.mu.Lock()
@@ -270,7 +278,7 @@ func (s *Sim) sync(off, n int) {
 // Serve runs the loader on rw until the stream ends or a fault disconnects it.
 // When rw is an io.Closer it is closed on return.
 func (s *Sim) Serve(rw io.ReadWriter) error {
-	sess := &session{sim: s, rw: rw, baud: s.cfg.Baud, counts: map[byte]int{}, booted: s.cfg.NormalBoot}
+	sess := &session{sim: s, rom: romOf(s.chip.name), rw: rw, baud: s.cfg.Baud, counts: map[byte]int{}, booted: s.cfg.NormalBoot}
 	for i := range s.cfg.Faults {
 		f := s.cfg.Faults[i]
 		if f.Nth <= 0 {
@@ -303,15 +311,20 @@ func (s *Sim) ServeListener(ln net.Listener) error {
 
 // session is one connection to the loader.
 type session struct {
-	sim    *Sim
-	rw     io.ReadWriter
-	baud   int
-	synced bool
-	booted bool // left the loader (FLASH_END) or never entered it
-	attach bool
-	faults []*Fault
-	counts map[byte]int
-	closed bool
+	sim *Sim
+	rom rom
+	// lastOp and lastValue are the opcode and value of the last reply, which a ROM that answers
+	// unsupported commands the stale way repeats.
+	lastOp    byte
+	lastValue uint32
+	rw        io.ReadWriter
+	baud      int
+	synced    bool
+	booted    bool // left the loader (FLASH_END) or never entered it
+	attach    bool
+	faults    []*Fault
+	counts    map[byte]int
+	closed    bool
 	// lineFree is when the emulated UART has sent everything queued so far.
 	lineFree time.Time
 
@@ -495,6 +508,7 @@ func (ss *session) handle(f []byte) error {
 		return nil // before SYNC the ROM is still detecting the baud rate
 	}
 	ss.sim.commands.Add(1)
+	ss.sim.perCmd[cmd].Add(1)
 	var flt *Fault
 	if ss.synced {
 		flt = ss.fault(cmd)
@@ -521,6 +535,12 @@ func (ss *session) handle(f []byte) error {
 				}
 			}
 		}
+	}
+	if refused, stale := ss.rom.refusal(cmd, ss.sim.cfg.SecureDownload); refused {
+		if stale {
+			return ss.staleReplies()
+		}
+		return ss.reply(cmd, 0, nil, stInvalid, flt)
 	}
 	size := int(binary.LittleEndian.Uint16(f[2:]))
 	var value uint32
@@ -577,7 +597,17 @@ func (ss *session) reply(cmd byte, value uint32, payload []byte, status byte, fl
 	if flt != nil && flt.Kind == Delay {
 		time.Sleep(flt.Delay)
 	}
+	ss.lastOp, ss.lastValue = cmd, value
 	return ss.send(slipWrap(p))
+}
+
+// replyRaw sends a reply with the given opcode, value and data (status bytes included).
+func (ss *session) replyRaw(cmd byte, value uint32, data []byte) error {
+	p := make([]byte, 8, 8+len(data))
+	p[0], p[1] = 0x01, cmd
+	binary.LittleEndian.PutUint16(p[2:], uint16(len(data)))
+	binary.LittleEndian.PutUint32(p[4:], value)
+	return ss.send(slipWrap(append(p, data...)))
 }
 
 // exec runs one well-formed command and returns the value field, the reply payload and the
@@ -659,9 +689,12 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if !ss.attach {
 			return 0, nil, stFailed
 		}
+		if cmd == 0x10 && len(d) == 20 && le(d, 4) != 0 && ss.rom.deflEncryptRefused {
+			return 0, nil, stEncryptRefused
+		}
 		enc := len(d) == 20 && le(d, 4) != 0
 		if enc {
-			if st := ss.encryptedBegin(cmd == 0x10); st != 0 {
+			if st := ss.encryptedBegin(); st != 0 {
 				return 0, nil, st
 			}
 		}
@@ -774,11 +807,20 @@ func (ss *session) begin(defl bool, size, blocks, blockSize, offset int) byte {
 // program writes p at off the way NOR flash does: bits can only go from 1 to 0.
 func (s *Sim) program(off int, p []byte) {
 	s.mu.Lock()
+	s.programLocked(off, p)
+	s.mu.Unlock()
+}
+
+// programLocked is program with s.mu held; bytes past the end of the flash are dropped.
+func (s *Sim) programLocked(off int, p []byte) {
+	if off >= len(s.flash) {
+		return
+	}
+	p = p[:min(len(p), len(s.flash)-off)]
 	for i, b := range p {
 		s.flash[off+i] &= b
 	}
 	s.sync(off, len(p))
-	s.mu.Unlock()
 }
 
 func (ss *session) data(defl bool, checksum uint32, d []byte) byte {
@@ -854,6 +896,7 @@ func (ss *session) inflate(w *writeState) {
 		w.state <- err
 		return
 	}
+	sink := &deflSink{s: ss.sim, offset: w.offset, overrun: ss.rom.deflateOverrun}
 	buf := make([]byte, 4096)
 	for {
 		n, err := zr.Read(buf)
@@ -863,10 +906,11 @@ func (ss *session) inflate(w *writeState) {
 				w.state <- errors.New("inflated data beyond the erased range")
 				return
 			}
-			ss.sim.program(w.offset+w.pos, buf[:n])
+			sink.write(buf[:n])
 			w.pos += n
 		}
 		if err == io.EOF {
+			sink.end()
 			w.state <- io.EOF
 			return
 		}

@@ -25,11 +25,13 @@ type devFlags struct {
 	attempts  int
 	after     string
 	trace     bool
+	cmd       *cobra.Command
 }
 
 func (f *devFlags) register(c *cobra.Command) {
+	f.cmd = c
 	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT)")
-	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
+	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches; on socket:// ports only when given)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
 	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports)")
@@ -66,7 +68,7 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 			}
 			names = " (this machine has: " + strings.Join(n, ", ") + ")"
 		}
-		return nil, usagef("--port is required%s; nvskit ports lists the serial ports", names)
+		return nil, usagef("--port is required (or set $NVSKIT_PORT)%s; nvskit ports lists the serial ports", names)
 	}
 	mode, ok := esploader.ParseResetMode(f.reset)
 	if !ok {
@@ -115,7 +117,11 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		desc += ", flash encryption on"
 	}
 	fmt.Fprintf(env.Stderr, "Connected: %s\n", desc)
-	if f.baud != port.DefaultBaud && !opts.USBJTAG {
+	// Over a raw socket the far end (a serial-to-TCP bridge such as ser2net) stays at its own
+	// speed whatever the chip is told: change it only when --baud is given.
+	socket := strings.HasPrefix(f.port, port.SocketPrefix)
+	baudGiven := f.cmd != nil && f.cmd.Flags().Changed("baud")
+	if f.baud != port.DefaultBaud && !opts.USBJTAG && (!socket || baudGiven) {
 		if err := l.ChangeBaud(f.baud); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("changing to %d baud: %w; try a lower --baud", f.baud, err)

@@ -167,7 +167,7 @@ func TestDeviceErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
 	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
-	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 2}}}, false)
+	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x03, Nth: 2}}}, false)
 	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}}, false)
 	cases := []struct {
 		args []string
@@ -177,7 +177,10 @@ func TestDeviceErrors(t *testing.T) {
 		{[]string{"flash", "nvs.bin", "--port", "socket://127.0.0.1:1", "--offset", "0x9000"}, 1, "127.0.0.1:1"},
 		{[]string{"flash", "nvs.bin", "--port", filepath.Join(dir, "ttyUSB7"), "--offset", "0x9000"}, 1, "no such port"},
 		{[]string{"flash", "nvs.bin", "--port", "x", "--offset", "0x9000", "--partition", "nvs"}, 2, "exactly one"},
+		{[]string{"flash", "nvs.bin", "--port", "socket://127.0.0.1:1", "--offset", "0x9000"}, 1, "is nvskit simulate"},
 		{[]string{"flash", "nvs.bin", "--port", "", "--offset", "0x9000"}, 2, "--port is required"},
+		{[]string{"flash", "nvs.bin", "--port", "", "--offset", "0x9000"}, 2, "$NVSKIT_PORT"},
+		{[]string{"flash", "nvs.bin", "--port", "rfc2217://127.0.0.1:1", "--offset", "0x9000"}, 1, "socket://"},
 		{[]string{"read", "--port", "x", "--offset", "0x9000"}, 2, "--size"},
 		{[]string{"flash", "nvs.bin", "--port", wrong, "--offset", "0x9000", "--connect-attempts", "1"}, 1, "SPI_FAST_FLASH_BOOT"},
 		{[]string{"flash", "nvs.bin", "--port", gone, "--partition", "nvs"}, 1, "connection to the chip was lost"},
@@ -298,5 +301,25 @@ func TestSimulateCommand(t *testing.T) {
 	flash := mustRead(t, filepath.Join(dir, "flash.bin"))
 	if len(flash) != 2<<20 || !bytes.Equal(flash[0x8000:0x8C00], defaultTable()) || !bytes.Equal(flash[0x9000:0xF000], img) {
 		t.Fatal("flash file does not hold the table and the image")
+	}
+}
+
+// Over socket:// the baud rate is changed only when --baud is given: the bridge at the far end
+// stays at its own speed.
+func TestSocketBaud(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32c3"}, false)
+	if code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if b := sim.Stats().Baud; b != 0 {
+		t.Fatalf("CHANGE_BAUDRATE to %d without --baud", b)
+	}
+	if code, _, stderr := runIn(t, dir, "flash", "nvs.bin", "--port", p, "--partition", "nvs", "--baud", "230400"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if b := sim.Stats().Baud; b != 230400 {
+		t.Fatalf("baud %d with --baud 230400", b)
 	}
 }

@@ -85,10 +85,12 @@ func newFlashCmd(env *Env) *cobra.Command {
 	var name, offset string
 	c := &cobra.Command{
 		Use:   "flash IMAGE --port PORT (--partition NAME | --offset ADDR) [--encrypt [--flash-key KEY]]",
-		Short: "Write an image to a device's flash, compressed, and verify it by MD5",
-		Long: `Write IMAGE to the device through its ROM serial loader (no flasher stub),
-compressed with zlib, and verify it with the MD5 the chip computes. The write is
-reported successful only when the MD5 matches.
+		Short: "Write an image to a device's flash and verify it by MD5",
+		Long: `Write IMAGE to the device through its ROM serial loader (no flasher stub) and
+verify it with the MD5 the chip computes. The write is reported successful only
+when the MD5 matches. It is compressed with zlib where the chip's ROM programs
+exactly the image (ESP32-C3), and uncompressed elsewhere (the ESP32 ROM programs
+up to 32 KiB past a compressed image; trailing 0xFF blocks are left to the erase).
 
 With --partition the offset comes from the partition table: the file given with
 --partition-table, or the table read from the device at 0x8000 (on a chip with
@@ -200,7 +202,11 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, encrypt 
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}
-	fmt.Fprintf(env.Stdout, "Wrote %d bytes (%d compressed) to %s in %.1f s; MD5 %x verified\n",
-		res.Size, res.Compressed, t, time.Since(start).Seconds(), res.MD5)
+	how := fmt.Sprintf("%d compressed", res.Compressed)
+	if res.Compressed == 0 {
+		how = fmt.Sprintf("uncompressed, %d sent", res.Sent)
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %d bytes (%s) to %s in %.1f s; MD5 %x verified\n",
+		res.Size, how, t, time.Since(start).Seconds(), res.MD5)
 	return nil
 }
