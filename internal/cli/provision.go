@@ -133,6 +133,15 @@ On a chip with flash encryption on the table on the device is encrypted: give
 					return err
 				}
 			}
+			if k != nil && !hmac && keysPart == "" {
+				// No nvs_keys partition but an HMAC_UP key burnt: the firmware uses the HMAC scheme.
+				if _, ok := t.table.FindType(partition.TypeData, partition.SubtypeNVSKeys); !ok {
+					if id, ok := hmacUpBlock(d); ok {
+						fmt.Fprintf(env.Stderr, "note: the table has no nvs_keys partition and eFuse BLOCK_KEY%d holds an HMAC_UP key: provisioning for the HMAC-based scheme (--hmac-key-id %d)\n", id, id)
+						hmac, hmacID = true, id
+					}
+				}
+			}
 			switch {
 			case hmac:
 				if err := checkHMACScheme(d, t, hmacID, pt.force); err != nil {
@@ -307,4 +316,18 @@ func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partit
 		}
 	}
 	return img, nil
+}
+
+// hmacUpBlock returns the first eFuse key block with the HMAC_UP purpose.
+func hmacUpBlock(d *device) (int, bool) {
+	sec, err := d.security()
+	if err != nil || !sec.HMAC {
+		return 0, false
+	}
+	for _, k := range sec.Keys {
+		if k.Purpose != nil && *k.Purpose == esploader.PurposeHMACUp {
+			return k.Index, true
+		}
+	}
+	return 0, false
 }
