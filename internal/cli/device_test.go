@@ -120,8 +120,8 @@ func TestRefusals(t *testing.T) {
 		{"app partition tail", loadersim.Config{}, []string{"flash", "big.bin", "--offset", "0xA000"}, "app partition"},
 		{"erase app", loadersim.Config{}, []string{"erase", "--partition", "factory"}, "app partition"},
 		{"encrypted partition under flash encryption", loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, []string{"flash", "nvs.bin", "--partition", "store", "--partition-table", "enc.csv"}, "flagged encrypted"},
-		{"erase under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
-		{"erase under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--partition", "nvs"}, "flash encryption on"},
+		{"erase outside the table under flash encryption", loadersim.Config{Chip: "esp32s3", FlashEncryption: true}, []string{"erase", "--offset", "0x1F0000", "--size", "0x1000"}, "flash encryption on"},
+		{"erase outside the table under flash encryption (ESP32 eFuse)", loadersim.Config{Chip: "esp32", FlashEncryption: true}, []string{"erase", "--offset", "0x1F0000", "--size", "0x1000"}, "flash encryption on"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -117,15 +117,15 @@ burnt.`,
 			if err := checkNameOrOffset(name, offset); err != nil {
 				return err
 			}
+			if ef.flashKey != "" && !ef.encrypt {
+				return usagef("--flash-key goes with --encrypt (to write plaintext, leave both out)")
+			}
 			img, err := os.ReadFile(env.Path(args[0]))
 			if err != nil {
 				return fmt.Errorf("reading the image: %w", err)
 			}
 			if len(img) == 0 {
 				return usagef("%s is empty", args[0])
-			}
-			if ef.flashKey != "" && !ef.encrypt {
-				return usagef("--flash-key goes with --encrypt (to write plaintext, leave both out)")
 			}
 			d, err := df.connect(env)
 			if err != nil {
