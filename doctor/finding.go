@@ -49,8 +49,11 @@ func (e FirmwareError) String() string {
 // IsZero reports that no firmware error is named.
 func (e FirmwareError) IsZero() bool { return e.Name == "" }
 
-// MarshalJSON writes {"name": ..., "code": 4375, "hex": "0x1117"}.
+// MarshalJSON writes {"name": ..., "code": 4375, "hex": "0x1117"}, or null for no error.
 func (e FirmwareError) MarshalJSON() ([]byte, error) {
+	if e.IsZero() {
+		return []byte("null"), nil
+	}
 	return json.Marshal(struct {
 		Name string `json:"name"`
 		Code int32  `json:"code"`
