@@ -91,7 +91,9 @@ var (
 	docBase     = []string{"--partition-table", "parts.csv", "--keys", "keys.bin"}
 )
 
-func withFK(args ...string) []string { return append(append([]string{}, docBase...), append(args, "--flash-key", "flash_key.bin")...) }
+func withFK(args ...string) []string {
+	return append(append([]string{}, docBase...), append(args, "--flash-key", "flash_key.bin")...)
+}
 
 var feOn = loadersim.Config{FlashEncryption: true, FlashKey: testFlashKey}
 
@@ -138,8 +140,10 @@ var docScenarios = []docScenario{
 	{name: "no nvs_keys partition", cfg: feOn, table: tableNoKeys, steps: [][]string{makeEncNVS, {"flash", "enc.bin", "--partition", "nvs", "--partition-table", "parts.csv"}},
 		doctor: []string{"--partition-table", "parts.csv", "--keys", "keys.bin", "--scheme", "flash-enc"}, want: doctor.CodeKeysMissing, fw: "ESP_ERR_INVALID_ARG"},
 	{name: "device table differs from the project's", cfg: feOn, steps: [][]string{provisionOK},
-		firmware: func(t *testing.T, s *feScenario) { os.WriteFile(filepath.Join(s.dir, "parts.csv"), []byte(tableMovedNVS), 0o644) },
-		doctor:   withFK(), want: doctor.CodeTableMismatch, fw: "ESP_ERR_NVS_NOT_FOUND"},
+		firmware: func(t *testing.T, s *feScenario) {
+			os.WriteFile(filepath.Join(s.dir, "parts.csv"), []byte(tableMovedNVS), 0o644)
+		},
+		doctor: withFK(), want: doctor.CodeTableMismatch, fw: "ESP_ERR_NVS_NOT_FOUND"},
 	{name: "encrypted table, no way to read it", cfg: feOn, steps: [][]string{provisionOK},
 		doctor: []string{"--keys", "keys.bin"}, want: doctor.CodeTableUnreadable},
 	{name: "NVS image at the wrong offset", cfg: loadersim.Config{}, table: tableNoKeys,
