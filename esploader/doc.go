@@ -8,6 +8,13 @@
 // SPI attach and parameters, compressed writes verified by the chip's MD5, slow read-back,
 // erase of a region, baud-rate change, MAC and flash-id reads.
 //
+// It reads a chip's security state (Security): the GET_SECURITY_INFO reply where the ROM has
+// one (ParseSecurityInfo) and the eFuse registers of each chip (DecodeSecurity): flash encryption
+// and its development or release mode, encrypted download, secure boot, Secure Download Mode,
+// each key block's purpose and protection, the MAC. WriteFlashEncrypted writes through the chip's
+// flash encryption with the ROM's encrypted write (ESP32-S2 and later), verified against the
+// ciphertext of a known key when the caller gives one.
+//
 // It talks to the ROM loader only: an NVS partition is tens of KiB, so no flasher stub is
 // uploaded. Everything runs over any io.ReadWriter (a serial port from package port, a TCP
 // connection, a pty); timeouts do not depend on the stream supporting deadlines.

@@ -3,9 +3,15 @@
 //
 // Its flash behaves like NOR flash (an erase sets bytes to 0xFF, a write only clears bits) and
 // lives in memory or in a file. It can emulate the UART's speed (following CHANGE_BAUDRATE),
-// print a boot banner (or a normal-boot log, for the wrong-boot-mode case), report flash
-// encryption or Secure Download Mode, and inject faults: dropped, corrupted or delayed bytes, a
-// disconnect in the middle of a write, a wrong MD5.
+// print a boot banner (or a normal-boot log, for the wrong-boot-mode case), and inject faults:
+// dropped, corrupted or delayed bytes, a disconnect in the middle of a write, a wrong MD5.
+//
+// It carries a chip's security state: flash encryption in development or release mode, the
+// flash-encryption key (given, or a random one of the chip's own), eFuse key purposes,
+// encrypted download disabled, secure boot, Secure Download Mode. It shows them as the chip's
+// ROM does, in the GET_SECURITY_INFO reply (not on the ESP32) and the eFuse read registers,
+// encrypts the ROM's encrypted writes with its key (package flashcrypt), refuses them as the
+// ROM refuses them, and returns raw flash on reads.
 //
 // It is written from the protocol notes, independently of package esploader (it shares no
 // code with it), so that it can check the client; it is also checked against esptool-js.
