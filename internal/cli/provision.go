@@ -33,7 +33,8 @@ With --keys on a device using ESP-IDF's flash-encryption-based NVS scheme
 chip's flash encryption (as flash --encrypt does: the ROM's encrypted write, or
 host-side with --flash-key), and the NVS partition plain (NVS encrypts its own
 entries; written through flash encryption it would be encrypted twice), in one
-step. It refuses what cannot work: no nvs_keys partition in the table, an NVS
+step. It refuses what cannot work: no nvs_keys partition in the table of a chip
+with flash encryption on (with it off, only the encrypted NVS image is written), an NVS
 partition flagged encrypted (ESP_ERR_NVS_WRONG_ENCRYPTION), an nvs_keys
 partition not flagged encrypted, and flash encryption off (with --force the keys
 are written plain, for a device whose bootloader enables flash encryption, and
@@ -152,8 +153,10 @@ On a chip with flash encryption on the table on the device is encrypted: give
 				if err != nil {
 					return err
 				}
-				if err := writeKeysPartition(env, d, &pt, kt, k); err != nil {
-					return err
+				if kt != nil {
+					if err := writeKeysPartition(env, d, &pt, *kt, k); err != nil {
+						return err
+					}
 				}
 			default:
 				if err := checkPlainNVS(env, d, t, pt.force); err != nil {
@@ -196,43 +199,49 @@ func checkPlainNVS(env *Env, d *device, t target, force bool) error {
 	return nil
 }
 
-// checkFlashEncScheme checks the flash-encryption-based scheme and returns the nvs_keys target.
-func checkFlashEncScheme(env *Env, d *device, t target, keysPart string, force bool) (target, error) {
+// checkFlashEncScheme checks the flash-encryption-based scheme and returns the nvs_keys target:
+// nil when the table has no nvs_keys partition on a chip with flash encryption off, where only
+// the encrypted NVS image is written (its keys reach the device some other way).
+func checkFlashEncScheme(env *Env, d *device, t target, keysPart string, force bool) (*target, error) {
 	var kp *partition.Partition
 	if keysPart != "" {
 		p, err := findPartition(t.table, keysPart)
 		if err != nil {
-			return target{}, err
+			return nil, err
 		}
 		if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVSKeys {
-			return target{}, fmt.Errorf("--keys-partition %q is %s/%s, not data/nvs_keys", p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
+			return nil, fmt.Errorf("--keys-partition %q is %s/%s, not data/nvs_keys", p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
 		}
 		kp = p
 	} else if p, ok := t.table.FindType(partition.TypeData, partition.SubtypeNVSKeys); ok {
 		kp = p
 	}
-	if kp == nil {
-		return target{}, fmt.Errorf("the partition table has no nvs_keys partition (data, nvs_keys): the firmware's flash-encryption-based scheme fails with ESP_ERR_INVALID_ARG (0x102) (ESP_FAIL before ESP-IDF v5.2); add the row \"nvs_keys, data, nvs_keys, , 0x1000, encrypted\" to the table, rebuild and flash it, or use the HMAC scheme (--hmac-key-id)")
-	}
-	if kp.Size < nvs.KeysPartitionSize {
-		return target{}, fmt.Errorf("partition %q is 0x%X bytes; an nvs_keys partition holds a 0x%X-byte keys image", kp.Name, kp.Size, nvs.KeysPartitionSize)
-	}
 	sec, err := d.security()
 	if err != nil {
-		return target{}, err
+		return nil, err
+	}
+	if kp == nil && !sec.FlashEncryption {
+		fmt.Fprintf(env.Stderr, "note: the partition table has no nvs_keys partition: writing the encrypted NVS image only; the firmware must get these keys some other way (the HMAC scheme: pass --hmac-key-id N to check the eFuse key block)\n")
+		return nil, nil
+	}
+	if kp == nil {
+		return nil, fmt.Errorf("the partition table has no nvs_keys partition (data, nvs_keys): the firmware's flash-encryption-based scheme fails with ESP_ERR_INVALID_ARG (0x102) (ESP_FAIL before ESP-IDF v5.2); add the row \"nvs_keys, data, nvs_keys, , 0x1000, encrypted\" to the table, rebuild and flash it, or use the HMAC scheme (--hmac-key-id)")
+	}
+	if kp.Size < nvs.KeysPartitionSize {
+		return nil, fmt.Errorf("partition %q is 0x%X bytes; an nvs_keys partition holds a 0x%X-byte keys image", kp.Name, kp.Size, nvs.KeysPartitionSize)
 	}
 	if !force {
 		if t.part.Encrypted() {
-			return target{}, refuse("%s", nvsWrongEncryption(t.part))
+			return nil, refuse("%s", nvsWrongEncryption(t.part))
 		}
 		if !kp.Encrypted() {
-			return target{}, refuse("the nvs_keys partition %q is not flagged encrypted: ESP-IDF requires the flag (the bootloader and esp_partition then treat it as flash-encrypted); add \"encrypted\" to its row, rebuild and flash the table", kp.Name)
+			return nil, refuse("the nvs_keys partition %q is not flagged encrypted: ESP-IDF requires the flag (the bootloader and esp_partition then treat it as flash-encrypted); add \"encrypted\" to its row, rebuild and flash the table", kp.Name)
 		}
 		if !sec.FlashEncryption {
-			return target{}, refuse("flash encryption is off on the %s: the flash-encryption-based NVS scheme needs it on, and keys written through flash encryption now would not be readable. If the firmware enables flash encryption at its next boot, --force writes the keys plain, and that boot's bootloader encrypts them", sec.Chip)
+			return nil, refuse("flash encryption is off on the %s: the flash-encryption-based NVS scheme needs it on, and keys written through flash encryption now would not be readable. If the firmware enables flash encryption at its next boot, --force writes the keys plain, and that boot's bootloader encrypts them", sec.Chip)
 		}
 	}
-	return target{off: kp.Offset, size: kp.Size, part: kp, table: t.table, tableOff: t.tableOff}, nil
+	return &target{off: kp.Offset, size: kp.Size, part: kp, table: t.table, tableOff: t.tableOff}, nil
 }
 
 // writeKeysPartition writes the keys image into nvs_keys: through flash encryption when it is
