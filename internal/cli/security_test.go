@@ -392,3 +392,29 @@ func TestProvisionEncryptedDevice(t *testing.T) {
 		}
 	})
 }
+
+func TestSimulateSecurityFlags(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "fk.bin"), testFlashKey, 0o600)
+	f := simSecFlags{fe: "release", flashKey: "fk.bin", purposes: []string{"1=HMAC_UP", "BLOCK_KEY2=9"}, secureBoot: true}
+	var cfg loadersim.Config
+	if err := f.apply(&Env{Dir: dir}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.FlashEncryption || !cfg.Release || !bytes.Equal(cfg.FlashKey, testFlashKey) || cfg.KeyPurposes[1] != 8 || cfg.KeyPurposes[2] != 9 || !cfg.SecureBoot {
+		t.Fatalf("%+v", cfg)
+	}
+	for _, bad := range []simSecFlags{{fe: "on"}, {purposes: []string{"1"}}, {purposes: []string{"x=HMAC_UP"}}, {purposes: []string{"1=NOPE"}}} {
+		if err := bad.apply(&Env{Dir: dir}, &loadersim.Config{}); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	code, _, stderr := runIn(t, dir, "simulate", "--chip", "esp32c3", "--flash-encryption", "sometimes")
+	if code != 2 || !strings.Contains(stderr, "development or release") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "simulate", "--chip", "esp32c3", "--flash-key", "missing.bin")
+	if code == 0 || !strings.Contains(stderr, "missing.bin") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+}

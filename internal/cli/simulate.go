@@ -148,8 +148,7 @@ type simSecFlags struct {
 }
 
 func (f *simSecFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.fe, "flash-encryption", "off", "flash encryption: off, development or release (alone: development)")
-	c.Flags().Lookup("flash-encryption").NoOptDefVal = "development"
+	c.Flags().StringVar(&f.fe, "flash-encryption", "off", "flash encryption: off, development or release")
 	c.Flags().StringVar(&f.flashKey, "flash-key", "", "key file the chip encrypts with, as espsecure uses it (default: a random key of the chip's own)")
 	c.Flags().StringArrayVar(&f.purposes, "key-purpose", nil, "eFuse key block purpose, N=PURPOSE (e.g. 1=HMAC_UP, 0=XTS_AES_128_KEY); repeatable")
 	c.Flags().BoolVar(&f.sdm, "secure-download", false, "Secure Download Mode (S2 and later): reads, register access and MD5 refused")
