@@ -43,3 +43,38 @@ const (
 	CodeCSVMissing = "csv-missing" // a key of the CSV is not on the device
 	CodeCSVDiffers = "csv-differs" // a key of the CSV has another type or value on the device
 )
+
+// Codes returns every finding code, in the order of the list above.
+func Codes() []string {
+	return []string{
+		CodeSecurityUnknown,
+		CodeSecureDownload,
+		CodeTableUnreadable,
+		CodeTableMismatch,
+		CodeNVSMissing,
+		CodeNVSFlagEncrypted,
+		CodeKeysMissing,
+		CodeKeysNotFlagged,
+		CodeKeysPlain,
+		CodeKeysEmpty,
+		CodeKeysDeviceMade,
+		CodeKeysCorrupt,
+		CodeKeysDiffer,
+		CodeKeysUnverified,
+		CodeHMACUnsupported,
+		CodeHMACKeyMissing,
+		CodeHMACBlockInUse,
+		CodeNVSNotNVS,
+		CodeNVSDoubleEncrypted,
+		CodeNVSBlank,
+		CodeNVSNoFreePage,
+		CodeNVSNewVersion,
+		CodeNVSWrongKeys,
+		CodeNVSPlaintext,
+		CodeNVSUnexpectedEncrypted,
+		CodeNVSEntriesErased,
+		CodeNVSUnverified,
+		CodeCSVMissing,
+		CodeCSVDiffers,
+	}
+}

@@ -143,7 +143,7 @@ func (d *diag) needFlashKey() bool {
 		(s != nil && (s.ReleaseMode || s.SecureDownload || (s.EncryptedDownloadKnown && s.EncryptedDownloadDisabled)))
 }
 
-// common returns the options every device command of a fix takes: port and table.
+// port returns the --port option of a fix command.
 func (d *diag) port() string { return " --port " + or(d.f.Inputs.Port, "PORT") }
 
 func (d *diag) tableOpt() string {
@@ -187,6 +187,14 @@ func (d *diag) fixProvision() string {
 		s += " --keys " + or(d.f.Inputs.KeysFile, "KEYS.bin")
 		if d.scheme == SchemeFlashEnc {
 			s += d.flashKeyOpt()
+			if on, known := d.fe(); known && !on {
+				// provision refuses the scheme with flash encryption off unless forced: the
+				// keys go in plain, for the bootloader to encrypt when it turns it on.
+				s += " --force"
+			}
+		}
+		if d.scheme == SchemeHMAC && d.f.HMACKeyID >= 0 && d.f.HMACKeyID <= 5 {
+			s += fmt.Sprintf(" --hmac-key-id %d", d.f.HMACKeyID)
 		}
 	}
 	return s + d.tableOpt()
@@ -459,8 +467,16 @@ func (d *diag) flashDecrypt(s flashcrypt.Scheme, raw []byte, addr uint32) ([]byt
 	if n == 0 {
 		return nil, false
 	}
-	out, err := flashcrypt.Decrypt(s, d.f.FlashKey, addr, raw[:n])
+	conf := uint8(flashcrypt.DefaultCryptConf)
+	if sec := d.f.Security; sec != nil && sec.FlashCryptConfig != nil && *sec.FlashCryptConfig <= 0xF {
+		conf = *sec.FlashCryptConfig
+	}
+	c, err := flashcrypt.New(s, d.f.FlashKey, conf)
 	if err != nil {
+		return nil, false
+	}
+	out := make([]byte, n)
+	if err := c.Decrypt(out, raw[:n], addr); err != nil {
 		return nil, false
 	}
 	return out, true

@@ -3,6 +3,8 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -539,5 +541,54 @@ func TestReportJSON(t *testing.T) {
 	}
 	if s := ErrFail.Hex(); s != "-1" {
 		t.Fatal(s)
+	}
+}
+
+// Every code is documented in docs/doctor.md's table, and the table lists no other code.
+func TestCodesDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "doctor.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			code := strings.TrimPrefix(line, "| `")
+			documented[code[:strings.Index(code, "`")]] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range Codes() {
+		if seen[c] {
+			t.Errorf("code %s listed twice", c)
+		}
+		seen[c] = true
+		if !documented[c] {
+			t.Errorf("code %s is not in docs/doctor.md", c)
+		}
+	}
+	for c := range documented {
+		if !seen[c] && strings.Contains(c, "-") && !strings.HasPrefix(c, "--") {
+			t.Errorf("docs/doctor.md documents %s, which is no code", c)
+		}
+	}
+}
+
+// The ESP32's FLASH_CRYPT_CONFIG, when read, is the one the keys partition is decrypted with.
+func TestFlashCryptConfig(t *testing.T) {
+	f := good(t, "ESP32")
+	c, _ := flashcrypt.NewESP32(flashKey, 0x3)
+	raw := make([]byte, 0x1000)
+	if err := c.Encrypt(raw, userKeys.MarshalPartition(), keysOff); err != nil {
+		t.Fatal(err)
+	}
+	f.Keys.Raw = raw
+	if got := codes(Diagnose(f), Warning); !slices.Equal(got, []string{CodeKeysCorrupt}) {
+		t.Fatalf("with the default 0xF: %v", got)
+	}
+	conf := uint8(3)
+	f.Security.FlashCryptConfig = &conf
+	if got := codes(Diagnose(f), Warning); len(got) != 0 {
+		t.Fatalf("with FLASH_CRYPT_CONFIG 3: %v", got)
 	}
 }

@@ -113,6 +113,9 @@ type Security struct {
 	SecureDownload bool `json:"secure_download"`
 	// FlashKeyPresent: an eFuse key block holds a flash-encryption key (esptool's rule).
 	FlashKeyPresent bool `json:"flash_key_present"`
+	// FlashCryptConfig is the ESP32's FLASH_CRYPT_CONFIG eFuse (the key tweak groups), nil when
+	// not read or not an ESP32; Diagnose then assumes 0xF, the value ESP-IDF burns.
+	FlashCryptConfig *uint8 `json:"flash_crypt_config,omitempty"`
 	// KeyBlocks are the eFuse key blocks with their purposes, for chips that have purpose
 	// fields (not ESP32 or ESP32-C2, where KeyBlocks is nil).
 	KeyBlocks []KeyBlock `json:"key_blocks,omitempty"`

@@ -111,10 +111,12 @@ Differences from espsecure, all on purpose:
   - the output is created with mode 0600, an existing file is replaced only with
     --force, and an input is never overwritten; on error nothing is written.
 
-The v4 spellings --flash_crypt_conf and --aes_xts are accepted too.`,
+The v4 spellings ` + op + `_flash_data, --flash_crypt_conf and --aes_xts are accepted too.`,
 		Example: `  nvskit ` + op + `-flash-data --keyfile flash_key.bin --address 0xF000 --output out.bin --aes-xts nvs_keys.bin
   nvskit ` + op + `-flash-data -k flash_key.bin -a 0x10000 -o out.bin app.bin`,
-		Args: cobra.ExactArgs(1),
+		// espsecure v4 spelled the command with underscores.
+		Aliases: []string{op + "_flash_data"},
+		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runFlashData(env, &f, c.Flags().Changed("flash-crypt-conf"), decrypt, args[0])
 		},
@@ -253,7 +255,9 @@ func checkNewOutput(path string, force bool) error {
 	return nil
 }
 
-// writeSecretOutput writes data atomically to path with mode 0600.
+// writeSecretOutput writes data atomically to path with mode 0600. It is the one place the
+// flash-data commands write a file: when internal/fsutil refuses existing files itself, pass
+// force through to it here.
 func writeSecretOutput(path string, data []byte, force bool) error {
 	_ = force // checked by checkNewOutput before any work was done
 	return fsutil.WriteFile(path, data, 0o600)
