@@ -323,3 +323,90 @@ func TestSocketBaud(t *testing.T) {
 		t.Fatalf("baud %d with --baud 230400", b)
 	}
 }
+
+// flash --partition checks the data's kind: only an NVS image (plain or encrypted) goes into a
+// data/nvs partition, only a keys partition with a valid CRC into data/nvs_keys; --force is the
+// way out. Nothing is written on a refusal.
+func TestFlashChecksDataKind(t *testing.T) {
+	dir := t.TempDir()
+	enc := filepath.Join("..", "..", "testdata", "golden", "nvs-gen", "encrypt_multipage_blob_0x6000")
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
+	os.WriteFile(filepath.Join(dir, "nvs-page.bin"), goldenImage(t)[:0x1000], 0o644)
+	os.WriteFile(filepath.Join(dir, "enc.bin"), mustRead(t, filepath.Join(enc, "expected.bin")), 0o644)
+	os.WriteFile(filepath.Join(dir, "keys.bin"), mustRead(t, filepath.Join(enc, "nvs_keys.bin")), 0o644)
+	os.WriteFile(filepath.Join(dir, "nvs.csv"), []byte("key,type,encoding,value\nstorage,namespace,,\nwifi_ssid,data,string,MyNet\n"), 0o644)
+	csvPage := append([]byte("key,type,encoding,value\n"), bytes.Repeat([]byte{0xFF}, 0x1000-24)...)
+	os.WriteFile(filepath.Join(dir, "csv-page.bin"), csvPage, 0o644)
+	badKeys := mustRead(t, filepath.Join(enc, "nvs_keys.bin"))
+	badKeys[3] ^= 1
+	os.WriteFile(filepath.Join(dir, "badkeys.bin"), badKeys, 0o644)
+	os.WriteFile(filepath.Join(dir, "pt.csv"), []byte("nvs,data,nvs,0x9000,0x6000\nnvs_keys,data,nvs_keys,0xF000,0x1000\nfactory,app,factory,0x10000,1M\n"), 0o644)
+	cases := []struct {
+		image, part string
+		ok          bool
+		want        string
+	}{
+		{"nvs.bin", "nvs", true, ""},
+		{"enc.bin", "nvs", true, ""},
+		{"keys.bin", "nvs_keys", true, ""},
+		{"nvs.csv", "nvs", false, "not an NVS partition image"},
+		{"csv-page.bin", "nvs", false, "not an NVS partition image"},
+		{"keys.bin", "nvs", false, "not an NVS partition image"},
+		{"nvs-page.bin", "nvs_keys", false, "not an nvs_keys partition image"},
+		{"badkeys.bin", "nvs_keys", false, "CRC"},
+	}
+	for _, c := range cases {
+		p, sim := simPort(t, loadersim.Config{Chip: "esp32"}, true)
+		before := sim.Flash()
+		args := []string{"flash", c.image, "--port", p, "--partition", c.part, "--partition-table", "pt.csv"}
+		code, _, stderr := runIn(t, dir, args...)
+		if c.ok {
+			if code != 0 {
+				t.Errorf("%s into %s: %d %s", c.image, c.part, code, stderr)
+			}
+			continue
+		}
+		if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "--force") || !strings.Contains(stderr, c.image) {
+			t.Errorf("%s into %s: %d %s", c.image, c.part, code, stderr)
+		}
+		if !bytes.Equal(before, sim.Flash()) {
+			t.Errorf("%s into %s: flash changed on a refusal", c.image, c.part)
+		}
+		if code, _, stderr := runIn(t, dir, append(args, "--force")...); code != 0 {
+			t.Errorf("%s into %s with --force: %d %s", c.image, c.part, code, stderr)
+		}
+	}
+}
+
+// An image smaller than the NVS partition: the rest of the partition is erased, so that the
+// device reads exactly the new image and none of the old pages behind it. The same for
+// provision, whose image always fills the partition.
+func TestFlashSmallImageErasesRest(t *testing.T) {
+	dir := seedCase(t, "seed_certs_0x6000")
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "small.bin"), img[:0x3000], 0o644)
+	for _, chip := range []string{"esp32", "esp32c3"} {
+		p, sim := simPort(t, loadersim.Config{Chip: chip}, false)
+		// The partition held an older image whose later pages carry data.
+		old := append(append([]byte(nil), img[:0x3000]...), img[:0x3000]...)
+		sim.SetFlash(0x9000, old)
+		code, out, stderr := runIn(t, dir, "flash", "small.bin", "--port", p, "--partition", "nvs")
+		if code != 0 || !strings.Contains(out, "erased to the partition's end") {
+			t.Fatalf("%s: %d %s %s", chip, code, out, stderr)
+		}
+		f := sim.Flash()
+		if !bytes.Equal(f[0x9000:0xC000], img[:0x3000]) || !bytes.Equal(f[0xC000:0xF000], bytes.Repeat([]byte{0xFF}, 0x3000)) {
+			t.Fatalf("%s: the partition does not hold exactly the new image", chip)
+		}
+		if f[0xF000] != 0xFF || !bytes.Equal(f[0x8000:0x8C00], defaultTable()) {
+			t.Fatalf("%s: flash outside the partition changed", chip)
+		}
+		sim.SetFlash(0x9000, bytes.Repeat([]byte{0x00}, 0x6000))
+		if code, _, stderr := runIn(t, dir, "provision", "input.csv", "--port", p, "--partition", "nvs"); code != 0 {
+			t.Fatalf("%s: provision: %s", chip, stderr)
+		}
+		if !bytes.Equal(sim.Flash()[0x9000:0xF000], mustRead(t, filepath.Join(dir, "expected.bin"))) {
+			t.Fatalf("%s: provision left old content in the partition", chip)
+		}
+	}
+}

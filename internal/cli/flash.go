@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -94,7 +96,13 @@ up to 32 KiB past a compressed image; trailing 0xFF blocks are left to the erase
 With --partition the offset comes from the partition table: the file given with
 --partition-table, or the table read from the device at 0x8000. nvskit refuses,
 unless --force: an image larger than the partition, and any write over the
-bootloader, the partition table or an app partition.`,
+bootloader, the partition table or an app partition, and data of the wrong kind
+for the partition: into a data/nvs partition only an NVS image (plain or
+encrypted), into data/nvs_keys only a keys partition with a valid CRC.
+
+An image smaller than an NVS or nvs_keys partition is padded with 0xFF to the
+partition's size: the rest of the partition is erased, so that the device reads
+exactly the new image and nothing of the old content.`,
 		Example: `  nvskit flash nvs.bin --port /dev/ttyUSB0 --partition nvs
   nvskit flash nvs.bin --port COM3 --offset 0x9000
   nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs --partition-table partitions.csv`,
@@ -119,7 +127,7 @@ bootloader, the partition table or an app partition.`,
 			if err != nil {
 				return err
 			}
-			return flashImage(env, d, &pt, t, img)
+			return flashImage(env, d, &pt, t, img, args[0])
 		},
 	}
 	df.register(c)
@@ -129,14 +137,46 @@ bootloader, the partition table or an app partition.`,
 	return c
 }
 
-// flashImage writes img to the target and verifies it.
-func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
+// dataKind checks that img is the kind of data the partition holds: an NVS image for a
+// data/nvs partition (plain or encrypted: the page headers are plaintext either way), a keys
+// partition with a valid CRC for data/nvs_keys. Other partitions are not checked.
+func dataKind(img []byte, name string, p *partition.Partition) error {
+	if p == nil || p.Type != partition.TypeData {
+		return nil
+	}
+	switch p.SubType {
+	case partition.SubtypeNVS:
+		im, err := nvs.Parse(img)
+		if err != nil {
+			return refuse("%s is not an NVS partition image (%v), and partition %q is data/nvs", name, err, p.Name)
+		}
+		for _, f := range im.Findings {
+			blankHeader := f.Code == "corrupt-page" && im.Pages[f.Page].State == nvs.PageEmpty
+			if f.Code == "header-crc" || f.Code == "page-state" || blankHeader {
+				return refuse("%s is not an NVS partition image (page %d: %s), and partition %q is data/nvs; write an image made by nvskit generate, encrypt or mfg", name, f.Page, f.Message, p.Name)
+			}
+		}
+	case partition.SubtypeNVSKeys:
+		if _, err := nvs.ParseKeysPartition(img); err != nil {
+			return refuse("%s is not an nvs_keys partition image (%v), and partition %q is data/nvs_keys; write a keys file made by nvskit generate-key or encrypt --keygen", name, err, p.Name)
+		}
+	}
+	return nil
+}
+
+// flashImage writes img to the target and verifies it. An image smaller than an NVS or
+// nvs_keys partition is padded with 0xFF to the partition's size, so that the device finds
+// nothing of the old content after it.
+func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name string) error {
 	if t.off%0x1000 != 0 {
 		return usagef("offset 0x%X is not a multiple of 0x1000 (a flash sector)", t.off)
 	}
 	if !pt.force {
 		if t.part != nil && uint32(len(img)) > t.size {
 			return refuse("the image (%d bytes) is larger than %s", len(img), t)
+		}
+		if err := dataKind(img, name, t.part); err != nil {
+			return err
 		}
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
 			return err
@@ -146,6 +186,11 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 				return refuse("partition %q is flagged encrypted and flash encryption is on: the firmware reads it through flash encryption, and nvskit writes plaintext", t.part.Name)
 			}
 		}
+	}
+	padded := 0
+	if p := t.part; p != nil && p.Type == partition.TypeData && (p.SubType == partition.SubtypeNVS || p.SubType == partition.SubtypeNVSKeys) && uint32(len(img)) < t.size {
+		padded = int(t.size) - len(img)
+		img = append(append([]byte(nil), img...), bytes.Repeat([]byte{0xFF}, padded)...)
 	}
 	bar := newProgress(env, "Writing")
 	start := time.Now()
@@ -158,7 +203,11 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 	if res.Compressed == 0 {
 		how = fmt.Sprintf("uncompressed, %d sent", res.Sent)
 	}
-	fmt.Fprintf(env.Stdout, "Wrote %d bytes (%s) to %s in %.1f s; MD5 %x verified\n",
-		res.Size, how, t, time.Since(start).Seconds(), res.MD5)
+	rest := ""
+	if padded > 0 {
+		rest = fmt.Sprintf(" (the image's %d bytes, then %s erased to the partition's end)", res.Size-padded, humanBytes(padded))
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %d bytes%s (%s) to %s in %.1f s; MD5 %x verified\n",
+		res.Size, rest, how, t, time.Since(start).Seconds(), res.MD5)
 	return nil
 }

@@ -78,7 +78,7 @@ generate-key or encrypt --keygen), write it and verify it by MD5.`,
 					return err
 				}
 			}
-			return flashImage(env, d, &pt, t, img)
+			return flashImage(env, d, &pt, t, img, "the generated image")
 		},
 	}
 	df.register(c)
