@@ -2,6 +2,7 @@ package esploader
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -602,8 +603,14 @@ func (l *Loader) FlashMD5(offset uint32, size int) ([16]byte, error) {
 	return sum, nil
 }
 
-// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip.
-// progress, if not nil, is called with the bytes read so far.
+// readChunk is how much ReadFlash reads before it checks the data against the chip's MD5.
+const readChunk = 0x1000
+
+// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip, and
+// checks every 4 KiB against the MD5 the chip computes of it: READ_FLASH_SLOW replies carry no
+// checksum, so a byte garbled on the wire would otherwise pass. A chunk whose data or reply is
+// damaged is read again (Options.Retries times). progress, if not nil, is called with the bytes
+// read so far.
 func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total int)) ([]byte, error) {
 	if err := l.attach(); err != nil {
 		return nil, err
@@ -613,15 +620,45 @@ func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total in
 	}
 	out := make([]byte, 0, size)
 	for len(out) < size {
-		n := min(64, size-len(out))
-		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(n)), 0, 64, l.opts.Timeout)
+		at := offset + uint32(len(out))
+		n := min(readChunk, size-len(out))
+		for try := 0; ; try++ {
+			chunk, err := l.readChunk(at, n, func(d int) {
+				if progress != nil {
+					progress(len(out)+d, size)
+				}
+			})
+			if err == nil {
+				var sum [16]byte
+				if sum, err = l.FlashMD5(at, n); err == nil && sum != md5.Sum(chunk) {
+					err = fmt.Errorf("%w: 0x%X+0x%X", ErrReadMismatch, at, n)
+				}
+				if err == nil {
+					out = append(out, chunk...)
+					break
+				}
+			}
+			if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrSecureDownload) || try >= l.opts.Retries {
+				return nil, fmt.Errorf("reading flash at 0x%X: %w", at, err)
+			}
+			l.retries++
+			l.c.flush(20 * time.Millisecond)
+		}
+	}
+	return out, nil
+}
+
+// readChunk reads n bytes at offset with READ_FLASH_SLOW.
+func (l *Loader) readChunk(offset uint32, n int, progress func(done int)) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		k := min(64, n-len(out))
+		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(k)), 0, 64, l.opts.Timeout)
 		if err != nil {
-			return nil, fmt.Errorf("reading flash at 0x%X: %w", offset+uint32(len(out)), err)
+			return nil, err
 		}
-		out = append(out, p[:n]...)
-		if progress != nil {
-			progress(len(out), size)
-		}
+		out = append(out, p[:k]...)
+		progress(len(out))
 	}
 	return out, nil
 }

@@ -410,3 +410,20 @@ func TestFlashSmallImageErasesRest(t *testing.T) {
 		}
 	}
 }
+
+// read, and the partition-table read before it, survive a garbled byte in a READ_FLASH_SLOW
+// reply's data: each 4 KiB is checked against the chip's MD5 and read again.
+func TestReadRetriesCorruptedReply(t *testing.T) {
+	img := goldenImage(t)
+	for _, nth := range []int{1, 60} { // the table's first block; a block of the partition
+		p, sim := simPort(t, loadersim.Config{Chip: "esp32", Faults: []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x0E, Nth: nth, Reply: true, At: 8 + 3}}}, false)
+		sim.SetFlash(0x9000, img)
+		dir := t.TempDir()
+		if code, out, stderr := runIn(t, dir, "read", "--port", p, "--partition", "nvs", "-o", "nvs.bin"); code != 0 {
+			t.Fatalf("block %d garbled: %d %s %s", nth, code, out, stderr)
+		}
+		if !bytes.Equal(mustRead(t, filepath.Join(dir, "nvs.bin")), img) || sim.Stats().Faults != 1 {
+			t.Fatalf("block %d garbled: the file differs from the partition (%d faults)", nth, sim.Stats().Faults)
+		}
+	}
+}
