@@ -268,20 +268,6 @@ func (s *Sim) Serve(rw io.ReadWriter) error {
 	return sess.run()
 }
 
-// ServeListener accepts connections on ln and serves them one at a time until ln is closed.
-func (s *Sim) ServeListener(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		s.Serve(c)
-	}
-}
-
 // session is one connection to the loader.
 type session struct {
 	sim *Sim

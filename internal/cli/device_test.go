@@ -168,7 +168,7 @@ func TestDeviceErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "nvs.bin"), goldenImage(t), 0o644)
 	wrong, _ := simPort(t, loadersim.Config{NormalBoot: true}, false)
 	gone, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x03, Nth: 2}}}, false)
-	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}}, false)
+	badMD5, _ := simPort(t, loadersim.Config{Faults: []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Nth: 2, Count: -1}}}, false) // the first MD5 checks the table read
 	cases := []struct {
 		args []string
 		code int
@@ -425,5 +425,48 @@ func TestReadRetriesCorruptedReply(t *testing.T) {
 		if !bytes.Equal(mustRead(t, filepath.Join(dir, "nvs.bin")), img) || sim.Stats().Faults != 1 {
 			t.Fatalf("block %d garbled: the file differs from the partition (%d faults)", nth, sim.Stats().Faults)
 		}
+	}
+}
+
+// simulate --flash: an existing file that is not a full flash dump (a partition image, a dump of
+// another size) is refused and left as it was; a full dump is used at its size.
+func TestSimulateFlashFile(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	dump := bytes.Repeat([]byte{0xFF}, 2<<20)
+	os.WriteFile(filepath.Join(dir, "dump.bin"), dump, 0o644)
+	for _, args := range [][]string{
+		{"--flash", "nvs.bin"},
+		{"--flash", "nvs.bin", "--flash-size", "4MB"},
+		{"--flash", "dump.bin", "--flash-size", "4MB"},
+	} {
+		code, _, stderr := runIn(t, dir, append([]string{"simulate", "--listen", "127.0.0.1:0"}, args...)...)
+		if code == 0 || !strings.Contains(stderr, "not a full flash dump") {
+			t.Errorf("%v: %d %s", args, code, stderr)
+		}
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(dir, "nvs.bin")), img) || len(mustRead(t, filepath.Join(dir, "dump.bin"))) != 2<<20 {
+		t.Fatal("a refused file was changed")
+	}
+	var out syncBuf
+	done := make(chan int)
+	go func() {
+		done <- Run([]string{"simulate", "--flash", "dump.bin", "--listen", "127.0.0.1:0", "--sessions", "1"}, Env{Dir: dir, Stdout: &out, Stderr: io.Discard})
+	}()
+	re := regexp.MustCompile(`socket://127\.0\.0\.1:\d+`)
+	var port string
+	for i := 0; i < 500 && port == ""; i++ {
+		port = re.FindString(out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, o, stderr := runIn(t, dir, "device", "info", "--port", port, "--json"); code != 0 || !strings.Contains(o, `"flash_size": 2097152`) {
+		t.Fatalf("%d %s %s", code, o, stderr)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("simulate exited %d", code)
+	}
+	if got := mustRead(t, filepath.Join(dir, "dump.bin")); !bytes.Equal(got, dump) {
+		t.Fatal("the dump was changed (a default table written into an existing file?)")
 	}
 }
