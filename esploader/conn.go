@@ -21,6 +21,10 @@ type conn struct {
 	inN    atomic.Int64 // bytes read
 	trace  io.Writer    // if not nil, every frame is logged here
 	start  time.Time
+	// traceData shows data payloads in the trace (trace.go); lastReg is the address of the last
+	// READ_REG request, whose reply may be an eFuse key word.
+	traceData bool
+	lastReg   uint32
 }
 
 // tracef logs one line of the exchange, with the time since the connection started.
@@ -30,8 +34,12 @@ func (c *conn) tracef(dir string, p []byte) {
 	}
 	const limit = 48
 	more := ""
+	total := len(p)
+	if !c.traceData {
+		p, more = redact(dir, p, c.lastReg)
+	}
 	if len(p) > limit {
-		more = fmt.Sprintf(" ... (%d bytes)", len(p))
+		more = fmt.Sprintf(" ... (%d bytes)", total)
 		p = p[:limit]
 	}
 	fmt.Fprintf(c.trace, "%8.3f %s % x%s\n", time.Since(c.start).Seconds(), dir, p, more)
@@ -116,6 +124,9 @@ func (c *conn) readFrame(timeout time.Duration) ([]byte, error) {
 // write sends one request.
 func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
 	req := EncodeRequest(cmd, data, checksum)
+	if cmd == CmdReadReg && len(data) >= 4 {
+		c.lastReg = uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
+	}
 	c.tracef(">", req)
 	b := SLIPEncode(req)
 	n, err := c.w.Write(b)

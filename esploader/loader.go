@@ -32,8 +32,11 @@ type Options struct {
 	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
 	Retries int
 	// Trace, if not nil, receives one line per frame sent (>) or received (<), in hex, and the
-	// text the chip prints outside frames: for reporting problems with real hardware.
+	// text the chip prints outside frames: for reporting problems with real hardware. Data that
+	// may be secret (flash contents written or read, eFuse key words) is left out.
 	Trace io.Writer
+	// TraceData shows the data left out of the trace as well.
+	TraceData bool
 
 	sleep func(time.Duration) // replaced by tests
 }
@@ -123,7 +126,7 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 		}
 	}
 	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
-	l.c.trace = opts.Trace
+	l.c.trace, l.c.traceData = opts.Trace, opts.TraceData
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err

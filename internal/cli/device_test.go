@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -468,5 +469,23 @@ func TestSimulateFlashFile(t *testing.T) {
 	}
 	if got := mustRead(t, filepath.Join(dir, "dump.bin")); !bytes.Equal(got, dump) {
 		t.Fatal("the dump was changed (a default table written into an existing file?)")
+	}
+}
+
+// --trace leaves the partition's bytes out; --trace-data shows them.
+func TestTraceRedaction(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "nvs.bin"), img, 0o644)
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32c3"}, false)
+	sim.SetFlash(0x9000, img)
+	secret := fmt.Sprintf("% x", img[:16])
+	code, _, stderr := runIn(t, dir, "read", "--port", p, "--offset", "0x9000", "--size", "64", "-o", "x.bin", "--trace")
+	if code != 0 || strings.Contains(stderr, secret) || !strings.Contains(stderr, "not shown") {
+		t.Fatalf("--trace: %d %s", code, stderr)
+	}
+	code, _, stderr = runIn(t, dir, "read", "--port", p, "--offset", "0x9000", "--size", "64", "-o", "y.bin", "--trace-data")
+	if code != 0 || !strings.Contains(stderr, secret) {
+		t.Fatalf("--trace-data: %d %s", code, stderr)
 	}
 }
