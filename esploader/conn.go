@@ -25,6 +25,8 @@ type conn struct {
 	// READ_REG request, whose reply may be an eFuse key word.
 	traceData bool
 	lastReg   uint32
+	// timeouts counts the commands other than SYNC that waited out their timeout.
+	timeouts int
 }
 
 // tracef logs one line of the exchange, with the time since the connection started.
@@ -184,11 +186,11 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		f, err := c.readFrame(left)
 		if errors.Is(err, ErrTimeout) {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		if err != nil {
 			return Response{}, err
@@ -215,6 +217,15 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 		}
 		return r, nil
 	}
+}
+
+// timedOut counts a command that waited out its timeout and returns its error: the last
+// unparsable reply's, or ErrTimeout.
+func (c *conn) timedOut(cmd Command, lastErr error) error {
+	if cmd != CmdSync {
+		c.timeouts++
+	}
+	return fmt.Errorf("%s: %w", cmd, lastErr)
 }
 
 // refusal reports whether r carries nothing but a "message invalid / command unsupported"

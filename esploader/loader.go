@@ -53,7 +53,6 @@ type Loader struct {
 	flashSize int
 	bootLog   []byte
 	retries   int
-	timeouts  int
 	baud      int // the host side's current baud rate
 }
 
@@ -231,9 +230,6 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 				return r, p, nil
 			}
 		}
-		if errors.Is(err, ErrTimeout) {
-			l.timeouts++
-		}
 		if !retriable(err) {
 			return Response{}, nil, err
 		}
@@ -312,7 +308,7 @@ func (l *Loader) SecurityInfo() (SecurityInfo, bool) {
 
 // Timeouts returns how many commands (SYNC aside) waited out their timeout without a reply
 // since Connect began: 0 on a good link in the normal path.
-func (l *Loader) Timeouts() int { return l.timeouts }
+func (l *Loader) Timeouts() int { return l.c.timeouts }
 
 // WireBytes returns the bytes written to and read from the stream so far.
 func (l *Loader) WireBytes() (out, in int64) { return l.c.out.Load(), l.c.inN.Load() }
