@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/esploader/loadersim"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
 )
@@ -106,6 +107,10 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	l, err := esploader.Connect(p, opts)
 	if err != nil {
 		p.Close()
+		var ce *esploader.ConnectError
+		if errors.As(err, &ce) && strings.Contains(ce.BootLog, strings.TrimSpace(loadersim.BusyMessage)) {
+			return nil, fmt.Errorf("%s: the simulator is busy with another client; run the command again when that one has finished (an idle client is disconnected after the simulator's --idle-timeout)", f.port)
+		}
 		return nil, err
 	}
 	if flashSize > 0 {

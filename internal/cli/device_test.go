@@ -489,3 +489,18 @@ func TestTraceRedaction(t *testing.T) {
 		t.Fatalf("--trace-data: %d %s", code, stderr)
 	}
 }
+
+// A client that connects while another holds the simulator is told it is busy.
+func TestSimulatorBusy(t *testing.T) {
+	p, _ := simPort(t, loadersim.Config{Chip: "esp32"}, false)
+	hold, err := net.Dial("tcp", strings.TrimPrefix(p, "socket://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	time.Sleep(50 * time.Millisecond) // let the simulator take the first client
+	code, _, stderr := runIn(t, "", "device", "info", "--port", p)
+	if code != 1 || !strings.Contains(stderr, "the simulator is busy with another client") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+}
