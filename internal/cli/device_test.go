@@ -356,6 +356,15 @@ func TestFlashChecksDataKind(t *testing.T) {
 		{"nvs-page.bin", "nvs_keys", false, "not an nvs_keys partition image"},
 		{"badkeys.bin", "nvs_keys", false, "CRC"},
 	}
+	// --offset at the start of an NVS partition of the device's table is checked too.
+	p, sim := simPort(t, loadersim.Config{Chip: "esp32c3"}, false)
+	before := sim.Flash()
+	if code, _, stderr := runIn(t, dir, "flash", "nvs.csv", "--port", p, "--offset", "0x9000"); code != 1 || !strings.Contains(stderr, "not an NVS partition image") {
+		t.Errorf("--offset 0x9000: %d %s", code, stderr)
+	}
+	if !bytes.Equal(before, sim.Flash()) {
+		t.Error("flash changed on a refusal")
+	}
 	for _, c := range cases {
 		p, sim := simPort(t, loadersim.Config{Chip: "esp32"}, true)
 		before := sim.Flash()

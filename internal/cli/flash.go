@@ -175,7 +175,17 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 		if t.part != nil && uint32(len(img)) > t.size {
 			return refuse("the image (%d bytes) is larger than %s", len(img), t)
 		}
-		if err := dataKind(img, name, t.part); err != nil {
+		// With --offset, a write that starts where an NVS or nvs_keys partition starts is
+		// checked the same way.
+		kind := t.part
+		if kind == nil && t.table != nil {
+			for i := range t.table.Partitions {
+				if p := &t.table.Partitions[i]; p.Offset == t.off {
+					kind = p
+				}
+			}
+		}
+		if err := dataKind(img, name, kind); err != nil {
 			return err
 		}
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
