@@ -95,6 +95,8 @@ and needs no Python and no ESP-IDF install.`,
 		newExportCmd(env),
 		newSetCmd(env),
 		newRmCmd(env),
+		newEncryptFlashDataCmd(env),
+		newDecryptFlashDataCmd(env),
 	)
 	markUsageErrors(root)
 	return root
