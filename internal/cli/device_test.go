@@ -513,3 +513,39 @@ func TestSimulatorBusy(t *testing.T) {
 		t.Fatalf("%d %s", code, stderr)
 	}
 }
+
+// On every chip profile, flash writes only its target: the NVS partition's neighbours
+// (phy_init, the app) and, for a partition table written at 0x8000, the NVS data after it keep
+// their bytes. (The ESP32 ROM programs 32 KiB past a compressed write; nvskit writes to it
+// uncompressed.)
+func TestFlashLeavesNeighboursUntouched(t *testing.T) {
+	dir := t.TempDir()
+	img := goldenImage(t)
+	os.WriteFile(filepath.Join(dir, "small.bin"), img[:0x1000], 0o644)
+	os.WriteFile(filepath.Join(dir, "table.bin"), defaultTable(), 0o644)
+	for _, chip := range loadersim.ChipNames() {
+		p, sim := simPort(t, loadersim.Config{Chip: chip}, false)
+		data := make([]byte, 0x18000)
+		for i := range data {
+			data[i] = byte(i*31 + 7)
+		}
+		sim.SetFlash(0x9000, img)            // the NVS partition holds data
+		sim.SetFlash(0xF000, data[:0x11000]) // phy_init and the app's first 64 KiB
+		before := sim.Flash()
+		if code, _, stderr := runIn(t, dir, "flash", "small.bin", "--port", p, "--partition", "nvs"); code != 0 {
+			t.Fatalf("%s: %s", chip, stderr)
+		}
+		after := sim.Flash()
+		if !bytes.Equal(after[:0x9000], before[:0x9000]) || !bytes.Equal(after[0xF000:], before[0xF000:]) {
+			t.Errorf("%s: a write into nvs changed the flash outside it", chip)
+		}
+		before = after
+		if code, _, stderr := runIn(t, dir, "flash", "table.bin", "--port", p, "--offset", "0x8000", "--force"); code != 0 {
+			t.Fatalf("%s: %s", chip, stderr)
+		}
+		after = sim.Flash()
+		if !bytes.Equal(after[0x9000:], before[0x9000:]) || !bytes.Equal(after[:0x8000], before[:0x8000]) {
+			t.Errorf("%s: writing the partition table changed the flash after it", chip)
+		}
+	}
+}
