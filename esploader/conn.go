@@ -256,9 +256,7 @@ loop:
 		select {
 		case p := <-c.in:
 			c.inN.Add(int64(len(p)))
-			if !quiet.Stop() {
-				<-quiet.C
-			}
+			// Since Go 1.23 Reset leaves no stale expiry in the channel (go.mod: go 1.26).
 			quiet.Reset(drainQuiet)
 		case <-quiet.C:
 			break loop
