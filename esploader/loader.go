@@ -240,7 +240,7 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 		}
 		// A command the loader runs was refused as invalid: the request arrived garbled.
 		l.retries++
-		if se == nil || !se.Stale {
+		if se == nil || se.Code != CodeInvalidMessage { // a refusal has been drained already
 			l.c.flush(20 * time.Millisecond)
 		}
 	}
