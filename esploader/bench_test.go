@@ -137,3 +137,50 @@ func median(ts []time.Duration) float64 {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2].Seconds()
 }
+
+// BenchmarkDeviceInfo connects to the simulator with UART emulation at 115200 baud and reads
+// what "nvskit device info" shows (chip, security state or FLASH_CRYPT_CNT, MAC, flash id), on
+// the ESP32 profile (whose ROM answers GET_SECURITY_INFO with stale replies) and the C3's.
+func BenchmarkDeviceInfo(b *testing.B) {
+	for _, chip := range []string{"esp32", "esp32c3"} {
+		b.Run(chip, func(b *testing.B) {
+			sim, err := loadersim.New(loadersim.Config{Chip: chip, FlashSize: 1 << 20, Baud: 115200})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go sim.ServeListener(ln)
+			var times []time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				l, err := Connect(c, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.FlashEncryption(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.MAC(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.DetectFlashSize(); err != nil {
+					b.Fatal(err)
+				}
+				if l.Timeouts() != 0 {
+					b.Fatalf("%d timeouts", l.Timeouts())
+				}
+				c.Close()
+				times = append(times, time.Since(t0))
+			}
+			b.ReportMetric(median(times), "median-seconds")
+		})
+	}
+}

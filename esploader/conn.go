@@ -21,6 +21,12 @@ type conn struct {
 	inN    atomic.Int64 // bytes read
 	trace  io.Writer    // if not nil, every frame is logged here
 	start  time.Time
+	// traceData shows data payloads in the trace (trace.go); lastReg is the address of the last
+	// READ_REG request, whose reply may be an eFuse key word.
+	traceData bool
+	lastReg   uint32
+	// timeouts counts the commands other than SYNC that waited out their timeout.
+	timeouts int
 }
 
 // tracef logs one line of the exchange, with the time since the connection started.
@@ -30,8 +36,12 @@ func (c *conn) tracef(dir string, p []byte) {
 	}
 	const limit = 48
 	more := ""
+	total := len(p)
+	if !c.traceData {
+		p, more = redact(dir, p, c.lastReg)
+	}
 	if len(p) > limit {
-		more = fmt.Sprintf(" ... (%d bytes)", len(p))
+		more = fmt.Sprintf(" ... (%d bytes)", total)
 		p = p[:limit]
 	}
 	fmt.Fprintf(c.trace, "%8.3f %s % x%s\n", time.Since(c.start).Seconds(), dir, p, more)
@@ -116,6 +126,9 @@ func (c *conn) readFrame(timeout time.Duration) ([]byte, error) {
 // write sends one request.
 func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
 	req := EncodeRequest(cmd, data, checksum)
+	if cmd == CmdReadReg && len(data) >= 4 {
+		c.lastReg = uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
+	}
 	c.tracef(">", req)
 	b := SLIPEncode(req)
 	n, err := c.w.Write(b)
@@ -173,11 +186,11 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		f, err := c.readFrame(left)
 		if errors.Is(err, ErrTimeout) {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		if err != nil {
 			return Response{}, err
@@ -204,6 +217,15 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 		}
 		return r, nil
 	}
+}
+
+// timedOut counts a command that waited out its timeout and returns its error: the last
+// unparsable reply's, or ErrTimeout.
+func (c *conn) timedOut(cmd Command, lastErr error) error {
+	if cmd != CmdSync {
+		c.timeouts++
+	}
+	return fmt.Errorf("%s: %w", cmd, lastErr)
 }
 
 // refusal reports whether r carries nothing but a "message invalid / command unsupported"
@@ -234,9 +256,7 @@ loop:
 		select {
 		case p := <-c.in:
 			c.inN.Add(int64(len(p)))
-			if !quiet.Stop() {
-				<-quiet.C
-			}
+			// Since Go 1.23 Reset leaves no stale expiry in the channel (go.mod: go 1.26).
 			quiet.Reset(drainQuiet)
 		case <-quiet.C:
 			break loop

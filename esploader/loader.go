@@ -2,6 +2,7 @@ package esploader
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -31,8 +32,11 @@ type Options struct {
 	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
 	Retries int
 	// Trace, if not nil, receives one line per frame sent (>) or received (<), in hex, and the
-	// text the chip prints outside frames: for reporting problems with real hardware.
+	// text the chip prints outside frames: for reporting problems with real hardware. Data that
+	// may be secret (flash contents written or read, eFuse key words) is left out.
 	Trace io.Writer
+	// TraceData shows the data left out of the trace as well.
+	TraceData bool
 
 	sleep func(time.Duration) // replaced by tests
 }
@@ -49,7 +53,6 @@ type Loader struct {
 	flashSize int
 	bootLog   []byte
 	retries   int
-	timeouts  int
 	baud      int // the host side's current baud rate
 }
 
@@ -122,7 +125,7 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 		}
 	}
 	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
-	l.c.trace = opts.Trace
+	l.c.trace, l.c.traceData = opts.Trace, opts.TraceData
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err
@@ -227,9 +230,6 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 				return r, p, nil
 			}
 		}
-		if errors.Is(err, ErrTimeout) {
-			l.timeouts++
-		}
 		if !retriable(err) {
 			return Response{}, nil, err
 		}
@@ -240,7 +240,7 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 		}
 		// A command the loader runs was refused as invalid: the request arrived garbled.
 		l.retries++
-		if se == nil || !se.Stale {
+		if se == nil || se.Code != CodeInvalidMessage { // a refusal has been drained already
 			l.c.flush(20 * time.Millisecond)
 		}
 	}
@@ -307,7 +307,7 @@ func (l *Loader) SecurityInfo() (SecurityInfo, bool) {
 
 // Timeouts returns how many commands (SYNC aside) waited out their timeout without a reply
 // since Connect began: 0 on a good link in the normal path.
-func (l *Loader) Timeouts() int { return l.timeouts }
+func (l *Loader) Timeouts() int { return l.c.timeouts }
 
 // WireBytes returns the bytes written to and read from the stream so far.
 func (l *Loader) WireBytes() (out, in int64) { return l.c.out.Load(), l.c.inN.Load() }
@@ -601,8 +601,14 @@ func (l *Loader) FlashMD5(offset uint32, size int) ([16]byte, error) {
 	return sum, nil
 }
 
-// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip.
-// progress, if not nil, is called with the bytes read so far.
+// readChunk is how much ReadFlash reads before it checks the data against the chip's MD5.
+const readChunk = 0x1000
+
+// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip, and
+// checks every 4 KiB against the MD5 the chip computes of it: READ_FLASH_SLOW replies carry no
+// checksum, so a byte garbled on the wire would otherwise pass. A chunk whose data or reply is
+// damaged is read again (Options.Retries times). progress, if not nil, is called with the bytes
+// read so far.
 func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total int)) ([]byte, error) {
 	if err := l.attach(); err != nil {
 		return nil, err
@@ -612,15 +618,45 @@ func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total in
 	}
 	out := make([]byte, 0, size)
 	for len(out) < size {
-		n := min(64, size-len(out))
-		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(n)), 0, 64, l.opts.Timeout)
+		at := offset + uint32(len(out))
+		n := min(readChunk, size-len(out))
+		for try := 0; ; try++ {
+			chunk, err := l.readChunk(at, n, func(d int) {
+				if progress != nil {
+					progress(len(out)+d, size)
+				}
+			})
+			if err == nil {
+				var sum [16]byte
+				if sum, err = l.FlashMD5(at, n); err == nil && sum != md5.Sum(chunk) {
+					err = fmt.Errorf("%w: 0x%X+0x%X", ErrReadMismatch, at, n)
+				}
+				if err == nil {
+					out = append(out, chunk...)
+					break
+				}
+			}
+			if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrSecureDownload) || try >= l.opts.Retries {
+				return nil, fmt.Errorf("reading flash at 0x%X: %w", at, err)
+			}
+			l.retries++
+			l.c.flush(20 * time.Millisecond)
+		}
+	}
+	return out, nil
+}
+
+// readChunk reads n bytes at offset with READ_FLASH_SLOW.
+func (l *Loader) readChunk(offset uint32, n int, progress func(done int)) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		k := min(64, n-len(out))
+		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(k)), 0, 64, l.opts.Timeout)
 		if err != nil {
-			return nil, fmt.Errorf("reading flash at 0x%X: %w", offset+uint32(len(out)), err)
+			return nil, err
 		}
-		out = append(out, p[:n]...)
-		if progress != nil {
-			progress(len(out), size)
-		}
+		out = append(out, p[:k]...)
+		progress(len(out))
 	}
 	return out, nil
 }

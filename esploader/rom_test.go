@@ -3,6 +3,8 @@ package esploader_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nvskit/nvskit/esploader"
@@ -170,4 +172,74 @@ func TestWriteAllErased(t *testing.T) {
 	if !bytes.Equal(f[0x9000:0xF000], bytes.Repeat([]byte{0xFF}, 0x6000)) || f[0xF000] != 0x11 {
 		t.Fatal("range not erased exactly")
 	}
+}
+
+// Every single-byte corruption of a READ_FLASH_SLOW reply (header, data or status) is survived:
+// the chunk is checked against the chip's MD5 and read again.
+func TestReadSurvivesEveryByteCorruption(t *testing.T) {
+	img := golden(t)
+	for at := 1; at <= 8+64+4; at++ {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", FlashSize: 1 << 20,
+				Faults: []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x0E, Nth: 3, Reply: true, At: at}}})
+			sim.SetFlash(0x9000, img)
+			l, err := esploader.Connect(startSim(t, sim), fast)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := l.ReadFlash(0x9000, 0x1100, nil)
+			if err != nil {
+				t.Fatalf("byte %d corrupted: %v", at, err)
+			}
+			if !bytes.Equal(back, img[:0x1100]) {
+				t.Fatalf("byte %d corrupted: the data read differs", at)
+			}
+			if sim.Stats().Faults != 1 {
+				t.Fatalf("%d faults", sim.Stats().Faults)
+			}
+		})
+	}
+}
+
+// The trace leaves out the data written and read and eFuse key words, unless TraceData.
+func TestTraceRedactsData(t *testing.T) {
+	img := golden(t)
+	for _, show := range []bool{false, true} {
+		sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", FlashSize: 1 << 20})
+		sim.SetReg(0x3FF5A038, 0xDEADBEEF) // a word of BLOCK1, the flash-encryption key
+		var tr bytes.Buffer
+		opts := fast
+		opts.Trace, opts.TraceData = &tr, show
+		l, err := esploader.Connect(startSim(t, sim), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.WriteFlash(0x9000, img, esploader.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.ReadFlash(0x9000, 64, nil); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := l.ReadReg(0x3FF5A038); err != nil || v != 0xDEADBEEF {
+			t.Fatal(v, err)
+		}
+		text := tr.String()
+		for _, secret := range []string{hexBytes(img[:16]), hexBytes(img[16:32]), "ef be ad de"} {
+			if strings.Contains(text, secret) != show {
+				t.Errorf("TraceData %v: %q shown: %v\n%s", show, secret, !show, text)
+			}
+		}
+		if !show && !strings.Contains(text, "data bytes not shown") {
+			t.Error("no note where the data was left out")
+		}
+	}
+}
+
+func hexBytes(b []byte) string {
+	var s []string
+	for _, c := range b {
+		s = append(s, fmt.Sprintf("%02x", c))
+	}
+	return strings.Join(s, " ")
 }

@@ -103,6 +103,9 @@ type Fault struct {
 	Count int
 	Reply bool          // DropByte/CorruptByte: damage the reply instead of the request
 	Delay time.Duration // for Delay
+	// At, for CorruptByte with Reply, is the 1-based index of the reply byte (header included,
+	// before framing) to invert; 0 makes the length field invalid instead.
+	At int
 }
 
 // Stats counts a simulator's traffic.
@@ -293,20 +296,6 @@ func (s *Sim) Serve(rw io.ReadWriter) error {
 		defer c.Close()
 	}
 	return sess.run()
-}
-
-// ServeListener accepts connections on ln and serves them one at a time until ln is closed.
-func (s *Sim) ServeListener(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		s.Serve(c)
-	}
 }
 
 // session is one connection to the loader.
@@ -591,7 +580,11 @@ func (ss *session) reply(cmd byte, value uint32, payload []byte, status byte, fl
 		case DropByte:
 			p = append(p[:3:3], p[4:]...)
 		case CorruptByte:
-			p[2], p[3] = 0xFF, 0xFF
+			if flt.At > 0 && flt.At <= len(p) {
+				p[flt.At-1] ^= 0xFF
+			} else {
+				p[2], p[3] = 0xFF, 0xFF
+			}
 		}
 	}
 	if flt != nil && flt.Kind == Delay {

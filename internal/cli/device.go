@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/esploader/loadersim"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
 )
@@ -25,6 +26,7 @@ type devFlags struct {
 	attempts  int
 	after     string
 	trace     bool
+	traceData bool
 	cmd       *cobra.Command
 }
 
@@ -34,7 +36,8 @@ func (f *devFlags) register(c *cobra.Command) {
 	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches; on socket:// ports only when given)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
-	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports)")
+	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports); flash data and eFuse key words are left out")
+	c.Flags().BoolVar(&f.traceData, "trace-data", false, "with --trace, show the flash data and eFuse key words too (they may be secrets)")
 	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
@@ -93,8 +96,8 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		return nil, err
 	}
 	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
-	if f.trace {
-		opts.Trace = env.Stderr
+	if f.trace || f.traceData {
+		opts.Trace, opts.TraceData = env.Stderr, f.traceData
 	}
 	if strings.HasPrefix(f.port, port.SocketPrefix) {
 		opts.Reset = esploader.ResetNone
@@ -106,6 +109,10 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	l, err := esploader.Connect(p, opts)
 	if err != nil {
 		p.Close()
+		var ce *esploader.ConnectError
+		if errors.As(err, &ce) && strings.Contains(ce.BootLog, strings.TrimSpace(loadersim.BusyMessage)) {
+			return nil, fmt.Errorf("%s: the simulator is busy with another client; run the command again when that one has finished (an idle client is disconnected after the simulator's --idle-timeout)", f.port)
+		}
 		return nil, err
 	}
 	if flashSize > 0 {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -97,8 +99,14 @@ With --partition the offset comes from the partition table: the file given with
 flash encryption on that table is encrypted: give --partition-table, or
 --flash-key to decrypt it). nvskit refuses, unless --force: an image larger than
 the partition, any write over the bootloader, the partition table or an app
-partition, and a plain write into a partition the firmware reads through flash
-encryption (flagged encrypted, or nvs_keys) while flash encryption is on.
+partition, data of the wrong kind for the partition (into a data/nvs partition
+only an NVS image, plain or encrypted; into data/nvs_keys only a keys partition
+with a valid CRC), and a plain write into a partition the firmware reads through
+flash encryption (flagged encrypted, or nvs_keys) while flash encryption is on.
+
+An image smaller than an NVS or nvs_keys partition is padded with 0xFF to the
+partition's size: the rest of the partition is erased, so that the device reads
+exactly the new image and nothing of the old content.
 
 --encrypt writes through the chip's flash encryption: with the ROM's encrypted
 write (ESP32-S2 and later, encrypted download allowed, a key burnt), verified
@@ -139,7 +147,7 @@ burnt.`,
 			if err != nil {
 				return err
 			}
-			return flashImage(env, d, &pt, t, img, ef.encrypt)
+			return flashImage(env, d, &pt, t, img, args[0], ef.encrypt)
 		},
 	}
 	df.register(c)
@@ -149,6 +157,33 @@ burnt.`,
 	c.Flags().StringVar(&name, "partition", "", "partition name to write (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to write at, a multiple of 0x1000")
 	return c
+}
+
+// dataKind checks that img is the kind of data the partition holds: an NVS image for a
+// data/nvs partition (plain or encrypted: the page headers are plaintext either way), a keys
+// partition with a valid CRC for data/nvs_keys. Other partitions are not checked.
+func dataKind(img []byte, name string, p *partition.Partition) error {
+	if p == nil || p.Type != partition.TypeData {
+		return nil
+	}
+	switch p.SubType {
+	case partition.SubtypeNVS:
+		im, err := nvs.Parse(img)
+		if err != nil {
+			return refuse("%s is not an NVS partition image (%v), and partition %q is data/nvs", name, err, p.Name)
+		}
+		for _, f := range im.Findings {
+			blankHeader := f.Code == "corrupt-page" && im.Pages[f.Page].State == nvs.PageEmpty
+			if f.Code == "header-crc" || f.Code == "page-state" || blankHeader {
+				return refuse("%s is not an NVS partition image (page %d: %s), and partition %q is data/nvs; write an image made by nvskit generate, encrypt or mfg", name, f.Page, f.Message, p.Name)
+			}
+		}
+	case partition.SubtypeNVSKeys:
+		if _, err := nvs.ParseKeysPartition(img); err != nil {
+			return refuse("%s is not an nvs_keys partition image (%v), and partition %q is data/nvs_keys; write a keys file made by nvskit generate-key or encrypt --keygen", name, err, p.Name)
+		}
+	}
+	return nil
 }
 
 // containing returns the partition of the target: the one named, or the one holding its offset.
@@ -166,8 +201,10 @@ func (t target) containing() *partition.Partition {
 }
 
 // flashImage writes img to the target and verifies it; with encrypt, through the chip's flash
-// encryption (see writeEncrypted).
-func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, encrypt bool) error {
+// encryption (see writeEncrypted). An image smaller than an NVS or nvs_keys partition is padded
+// with 0xFF to the partition's size, so that the device finds nothing of the old content after
+// it.
+func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name string, encrypt bool) error {
 	if t.off%0x1000 != 0 {
 		return usagef("offset 0x%X is not a multiple of 0x1000 (a flash sector)", t.off)
 	}
@@ -175,25 +212,43 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, encrypt 
 		if t.part != nil && uint32(len(img)) > t.size {
 			return refuse("the image (%d bytes) is larger than %s", len(img), t)
 		}
+		// With --offset, a write that starts where an NVS or nvs_keys partition starts is
+		// checked the same way.
+		kind := t.part
+		if kind == nil && t.table != nil {
+			for i := range t.table.Partitions {
+				if p := &t.table.Partitions[i]; p.Offset == t.off {
+					kind = p
+				}
+			}
+		}
+		if err := dataKind(img, name, kind); err != nil {
+			return err
+		}
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
 			return err
 		}
+		if p := t.containing(); !encrypt && readByFirmware(p) {
+			sec, err := d.security()
+			if err != nil {
+				return refuse("partition %q is read through flash encryption when it is on, and the security state cannot be read (%v); write it with --encrypt", p.Name, err)
+			}
+			if sec.FlashEncryption {
+				what := "is flagged encrypted"
+				if !p.Encrypted() {
+					what = "is an nvs_keys partition (ESP-IDF reads it through flash encryption whatever its flag)"
+				}
+				return refuse("partition %q %s and flash encryption is on: the firmware reads it through flash encryption, so the plaintext written here would read as garbage; write it with --encrypt", p.Name, what)
+			}
+		}
+	}
+	padded := 0
+	if p := t.part; p != nil && p.Type == partition.TypeData && (p.SubType == partition.SubtypeNVS || p.SubType == partition.SubtypeNVSKeys) && uint32(len(img)) < t.size {
+		padded = int(t.size) - len(img)
+		img = append(append([]byte(nil), img...), bytes.Repeat([]byte{0xFF}, padded)...)
 	}
 	if encrypt {
 		return writeEncrypted(env, d, t, img, d.key, pt.force)
-	}
-	if p := t.containing(); !pt.force && readByFirmware(p) {
-		sec, err := d.security()
-		if err != nil {
-			return refuse("partition %q is read through flash encryption when it is on, and the security state cannot be read (%v); write it with --encrypt", p.Name, err)
-		}
-		if sec.FlashEncryption {
-			what := "is flagged encrypted"
-			if !p.Encrypted() {
-				what = "is an nvs_keys partition (ESP-IDF reads it through flash encryption whatever its flag)"
-			}
-			return refuse("partition %q %s and flash encryption is on: the firmware reads it through flash encryption, so the plaintext written here would read as garbage; write it with --encrypt", p.Name, what)
-		}
 	}
 	bar := newProgress(env, "Writing")
 	start := time.Now()
@@ -206,7 +261,11 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, encrypt 
 	if res.Compressed == 0 {
 		how = fmt.Sprintf("uncompressed, %d sent", res.Sent)
 	}
-	fmt.Fprintf(env.Stdout, "Wrote %d bytes (%s) to %s in %.1f s; MD5 %x verified\n",
-		res.Size, how, t, time.Since(start).Seconds(), res.MD5)
+	rest := ""
+	if padded > 0 {
+		rest = fmt.Sprintf(" (the image's %d bytes, then %s erased to the partition's end)", res.Size-padded, humanBytes(padded))
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %d bytes%s (%s) to %s in %.1f s; MD5 %x verified\n",
+		res.Size, rest, how, t, time.Since(start).Seconds(), res.MD5)
 	return nil
 }

@@ -163,7 +163,7 @@ On a chip with flash encryption on the table on the device is encrypted: give
 					return err
 				}
 			}
-			return flashImage(env, d, &pt, t, img, false)
+			return flashImage(env, d, &pt, t, img, "the generated image", false)
 		},
 	}
 	df.register(c)
@@ -255,7 +255,7 @@ func writeKeysPartition(env *Env, d *device, pt *ptFlags, kt target, k *nvs.Keys
 	if !sec.FlashEncryption {
 		fmt.Fprintf(env.Stderr, "note: flash encryption is off: writing the keys plain, for the bootloader to encrypt when it enables flash encryption\n")
 	}
-	return flashImage(env, d, pt, kt, img, sec.FlashEncryption)
+	return flashImage(env, d, pt, kt, img, "the keys image", sec.FlashEncryption)
 }
 
 // checkHMACScheme checks the HMAC-based scheme: the chip has the HMAC peripheral and eFuse

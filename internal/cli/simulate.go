@@ -1,15 +1,17 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +39,7 @@ func defaultTable() []byte {
 func newSimulateCmd(env *Env) *cobra.Command {
 	var chip, flash, flashSize, listen string
 	var baud, sessions int
+	var idle time.Duration
 	var remote, blank bool
 	var sf simSecFlags
 	c := &cobra.Command{
@@ -44,9 +47,15 @@ func newSimulateCmd(env *Env) *cobra.Command {
 		Short: "Run a simulated ESP ROM loader on a TCP port, to try nvskit without hardware",
 		Long: `Serve a simulated ESP chip in download mode on a TCP port. Point any nvskit
 device command at it with --port socket://HOST:PORT. The flash is kept in
---flash (created if missing, every write saved) or in memory. A new flash gets
-ESP-IDF's default partition table at 0x8000 (nvs at 0x9000, 0x6000 bytes;
-phy_init; a 1 MiB factory app) unless --blank is given.
+--flash (created if missing, every write saved) or in memory. An existing --flash
+file must be a full flash dump: exactly --flash-size, or without --flash-size one
+of 1MB..128MB; anything else (a partition image, say) is refused rather than grown.
+A new flash gets ESP-IDF's default partition table at 0x8000 (nvs at 0x9000,
+0x6000 bytes; phy_init; a 1 MiB factory app) unless --blank is given.
+
+It serves one client at a time, as a chip has one UART: a client that connects
+while another is connected is told the simulator is busy, and a client that
+sends nothing for --idle-timeout is disconnected.
 
 Chips: ` + strings.Join(loadersim.ChipNames(), ", ") + `.
 It listens on loopback addresses only, unless --allow-remote is given.
@@ -83,10 +92,23 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 			if err := sf.apply(env, &cfg); err != nil {
 				return err
 			}
+			created := true
 			if flash != "" {
 				cfg.File = env.Path(flash)
-				if st, err := os.Stat(cfg.File); err == nil && flashSize == "" && st.Size() > int64(size) {
-					cfg.FlashSize = int(st.Size()+4095) / 4096 * 4096
+				n, exists, err := flashFileSize(cfg.File, flash)
+				if err != nil {
+					return err
+				}
+				if exists {
+					// The file is the chip's whole flash: only a full dump of that size is
+					// taken, never one the simulator would grow (a partition image, say).
+					if flashSize == "" && validFlashSize(n) {
+						cfg.FlashSize = int(n)
+					} else if n != int64(size) {
+						return fmt.Errorf("%s exists and is %s, not a full flash dump of %s (the simulated flash); the simulator uses the file as the whole flash and would grow it. Give a new file name (it is created)%s",
+							flash, humanBytes(int(n)), humanBytes(size), sizeHint(n))
+					}
+					created = false
 				}
 			}
 			sim, err := loadersim.New(cfg)
@@ -94,7 +116,7 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 				return usageError{err}
 			}
 			defer sim.Close()
-			if !blank && bytes.Equal(sim.Flash()[0x8000:0x9000], bytes.Repeat([]byte{0xFF}, 0x1000)) {
+			if !blank && created {
 				if err := putTable(sim, defaultTable()); err != nil {
 					return err
 				}
@@ -113,18 +135,8 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() { <-ctx.Done(); ln.Close() }()
-			for n := 0; sessions == 0 || n < sessions; n++ {
-				conn, err := ln.Accept()
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				fmt.Fprintf(env.Stderr, "session from %s\n", conn.RemoteAddr())
-				sim.Serve(conn)
-			}
-			return nil
+			return sim.ServeListenerWith(ln, loadersim.ServeOptions{Sessions: sessions, IdleTimeout: idle,
+				Log: func(s string) { fmt.Fprintln(env.Stderr, s) }})
 		},
 	}
 	c.Flags().StringVar(&chip, "chip", "esp32", "chip to simulate: "+strings.Join(loadersim.ChipNames(), ", "))
@@ -135,6 +147,7 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 	sf.register(c)
 	c.Flags().BoolVar(&remote, "allow-remote", false, "allow a non-loopback --listen address")
 	c.Flags().BoolVar(&blank, "blank", false, "do not put a default partition table into a blank flash")
+	c.Flags().DurationVar(&idle, "idle-timeout", loadersim.DefaultIdleTimeout, "close a connection whose client sends nothing for this long (0: never)")
 	c.Flags().IntVar(&sessions, "sessions", 0, "exit after this many sessions (0: run until interrupted)")
 	c.Flags().Lookup("sessions").Hidden = true
 	return c
@@ -205,4 +218,36 @@ func putTable(sim *loadersim.Sim, table []byte) error {
 	}
 	sim.SetFlash(0x8000, ct)
 	return nil
+}
+
+// flashFileSize returns the size of the --flash file, whether it exists, and an error when it is
+// not a regular file.
+func flashFileSize(path, name string) (int64, bool, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !st.Mode().IsRegular() {
+		return 0, true, fmt.Errorf("%s is not a regular file; give a flash dump file or a new file name", name)
+	}
+	return st.Size(), true, nil
+}
+
+func validFlashSize(n int64) bool {
+	for _, s := range partition.FlashSizes {
+		if v, err := partition.ParseFlashSize(s); err == nil && int64(v) == n {
+			return true
+		}
+	}
+	return false
+}
+
+func sizeHint(n int64) string {
+	if validFlashSize(n) {
+		return fmt.Sprintf(", or --flash-size %dMB to match the file", n>>20)
+	}
+	return ""
 }
