@@ -123,6 +123,8 @@ func writeDeviceInfo(w io.Writer, info *deviceInfo) {
 	key := knownBool(s.FlashKeyPresent, "present", "none burnt", "unknown")
 	if ok, why := s.ROMCanEncrypt(); ok {
 		key += "; the ROM can encrypt writes (flash --encrypt)"
+	} else if s.SecureDownload {
+		key += "; no encrypted writes in Secure Download Mode (nothing can be verified there)"
 	} else {
 		key += "; the ROM cannot encrypt writes (" + why + "): flash --encrypt needs --flash-key"
 	}

@@ -111,10 +111,10 @@ exactly the new image and nothing of the old content.
 --encrypt writes through the chip's flash encryption: with the ROM's encrypted
 write (ESP32-S2 and later, encrypted download allowed, a key burnt), verified
 when --flash-key gives the chip's key and otherwise reported as not verifiable;
-or, where the ROM cannot (ESP32, release mode, Secure Download Mode), encrypted
-on the host with --flash-key and verified by the chip's MD5 of the ciphertext.
-It refuses when flash encryption is off (unless --force) and when no key is
-burnt.`,
+or, where the ROM cannot (ESP32, release mode), encrypted on the host with
+--flash-key and verified by the chip's MD5 of the ciphertext. It refuses when
+flash encryption is off (unless --force), when no key is burnt, and in Secure
+Download Mode (nothing can be verified there).`,
 		Example: `  nvskit flash nvs.bin --port /dev/ttyUSB0 --partition nvs
   nvskit flash nvs.bin --port COM3 --offset 0x9000
   nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs --partition-table partitions.csv

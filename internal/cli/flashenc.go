@@ -170,6 +170,9 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 	if !sec.FlashEncryption && !force {
 		return refuse("flash encryption is off on the %s (crypt counter 0x%X): the chip would read the ciphertext back as garbage. If its firmware enables flash encryption at the next boot, the bootloader encrypts the encrypted partitions (and nvs_keys) itself: write them without --encrypt instead", chip, sec.FlashCryptCnt)
 	}
+	if sec.SecureDownload {
+		return fmt.Errorf("cannot write %s encrypted: the %s is in Secure Download Mode, which refuses reads and MD5, so no write can be verified (and the ROM's encrypted write there is unconfirmed); nvskit does not write what it cannot verify", t, chip)
+	}
 	romOK, why := sec.ROMCanEncrypt()
 	if !romOK && key == nil {
 		fix := "pass --flash-key KEY (the key file burnt into the chip) to encrypt on the host"

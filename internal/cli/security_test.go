@@ -186,6 +186,7 @@ func TestFlashEncrypt(t *testing.T) {
 			{"flash encryption off", loadersim.Config{Chip: "esp32c3", FlashKey: testFlashKey}, []string{"--encrypt"}, "flash encryption is off", 0},
 			{"no key burnt", loadersim.Config{Chip: "esp32c3", FlashEncryption: true, NoFlashKey: true}, []string{"--encrypt"}, "espefuse.py --port PORT burn-key BLOCK_KEY0", 1},
 			{"encrypted download disabled", loadersim.Config{Chip: "esp32c6", FlashEncryption: true, DownloadEncryptDisabled: true}, []string{"--encrypt"}, "encrypted download is disabled", 1},
+			{"secure download mode", loadersim.Config{Chip: "esp32s3", FlashEncryption: true, SecureDownload: true, FlashKey: testFlashKey}, []string{"--encrypt", "--flash-key", "flash_key.bin"}, "Secure Download Mode", 1},
 			{"plain into nvs_keys with flash encryption on", loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, nil, "write it with --encrypt", 0},
 			{"plain into nvs_keys on the ESP32", loadersim.Config{Chip: "esp32", FlashEncryption: true}, nil, "write it with --encrypt", 0},
 		}
