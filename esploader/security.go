@@ -313,6 +313,10 @@ type Security struct {
 	UARTDownloadDisabled    *bool  `json:"uart_download_disabled,omitempty"`
 	FlashCryptConfig        *uint8 `json:"flash_crypt_config,omitempty"`
 	CodingScheme            *uint8 `json:"coding_scheme,omitempty"`
+	// FlashKeyReadback is the flash-encryption key as an espsecure key file holds it, read back
+	// from a key block that is not read-protected (the ESP32's BLOCK1 with 256-bit coding, or an
+	// XTS_AES_128_KEY block); nil otherwise. It is a secret: never printed.
+	FlashKeyReadback []byte `json:"-"`
 }
 
 // ROMCanEncrypt reports whether the ROM loader can write through flash encryption: not the
@@ -435,6 +439,9 @@ func DecodeSecurity(chip Chip, gsi *SecurityInfo, r map[uint32]uint32) Security 
 			}
 		}
 		s.Keys = append(s.Keys, k)
+		if k.Blank != nil && !*k.Blank && (s.CodingScheme == nil || *s.CodingScheme == 0) {
+			s.FlashKeyReadback = keyBytes(rg, l.keyData)
+		}
 		// esptool's rule: a read-protected BLOCK1 is assumed to hold a key.
 		if k.ReadProtected != nil && *k.ReadProtected {
 			s.FlashKeyPresent = bp(true)
@@ -505,6 +512,9 @@ func DecodeSecurity(chip Chip, gsi *SecurityInfo, r map[uint32]uint32) Security 
 			switch p {
 			case PurposeXTSAES128Key:
 				present = true
+				if k.Blank != nil && !*k.Blank && s.FlashKeyReadback == nil {
+					s.FlashKeyReadback = keyBytes(rg, l.keyData+uint32(i)*l.keyStride)
+				}
 			case PurposeXTSAES256Key1:
 				has2 = true
 			case PurposeXTSAES256Key2:
@@ -530,6 +540,19 @@ func DecodeSecurity(chip Chip, gsi *SecurityInfo, r map[uint32]uint32) Security 
 		s.MAC = mac.String()
 	}
 	return s
+}
+
+// keyBytes returns the 8 key words at addr as the key file espefuse burnt them from: the words'
+// little-endian bytes, reversed (espefuse reverses flash-encryption keys when it burns them).
+func keyBytes(r regs, addr uint32) []byte {
+	b := make([]byte, 32)
+	for w := 0; w < 8; w++ {
+		binary.LittleEndian.PutUint32(b[4*w:], r[addr+uint32(4*w)])
+	}
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return b
 }
 
 // mode tells IDF's development mode from release mode (notes §2.3 step 4).

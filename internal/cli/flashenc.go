@@ -84,6 +84,10 @@ func loadFlashKey(env *Env, path string, d *device) (*flashKey, error) {
 	if err != nil {
 		return nil, usagef("--flash-key %s: %v", path, err)
 	}
+	// Where the key block is readable, the file must be the key burnt into it.
+	if sec, err := d.security(); err == nil && sec.FlashKeyReadback != nil && len(raw) == 32 && !bytes.Equal(raw, sec.FlashKeyReadback) {
+		return nil, fmt.Errorf("--flash-key %s is not the flash-encryption key burnt into the %s (its key block is readable and holds another key)", path, chip)
+	}
 	return &flashKey{path: path, c: c}, nil
 }
 

@@ -419,3 +419,23 @@ func TestSimulateSecurityFlags(t *testing.T) {
 		t.Fatalf("%d %s", code, stderr)
 	}
 }
+
+// TestFlashKeyReadback: where the key block is readable (an ESP32 whose BLOCK1 is not
+// read-protected), --flash-key must be the key burnt into it.
+func TestFlashKeyReadback(t *testing.T) {
+	s := newFEScenario(t, loadersim.Config{Chip: "esp32", FlashEncryption: true, FlashKey: testFlashKey, FlashKeyReadable: true}, feTableCSV)
+	os.WriteFile(filepath.Join(s.dir, "other.bin"), bytes.Repeat([]byte{9}, 32), 0o600)
+	code, _, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--encrypt", "--flash-key", "other.bin")
+	if code != 1 || !strings.Contains(stderr, "is not the flash-encryption key burnt into the ESP32") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	code, out, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--encrypt", "--flash-key", "flash_key.bin")
+	if code != 0 || !bytes.Equal(s.plainAt(t, 0xF000, 0x1000), testNVSKeys.MarshalPartition()) {
+		t.Fatalf("%d %s %s", code, out, stderr)
+	}
+	// The key is never printed, not even in device info --json (as base64, "PKUR..."; as hex).
+	_, out, _ = s.run(t, "device", "info", "--json")
+	if strings.Contains(out, "PKUR") || strings.Contains(strings.ToLower(out), "3ca5117e") || strings.Contains(out, "readback") {
+		t.Fatal("device info shows the key")
+	}
+}
