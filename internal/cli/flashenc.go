@@ -223,7 +223,11 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}
-	fmt.Fprintf(env.Stdout, "Wrote %d bytes to %s encrypted on the host with --flash-key (%s, because %s) in %.1f s; verified: the flash holds the image encrypted with --flash-key (MD5 %x); whether that file is the key burnt into the chip cannot be checked over the ROM loader\n",
-		len(img), t, flashcrypt.SchemeForChip(chip), why, time.Since(start).Seconds(), res.MD5)
+	keyNote := "whether that file is the key burnt into the chip cannot be checked over the ROM loader (its key block is read-protected)"
+	if sec.FlashKeyReadback != nil {
+		keyNote = "and that file is the key read back from the chip's key block"
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %d bytes to %s encrypted on the host with --flash-key (%s, because %s) in %.1f s; verified: the flash holds the image encrypted with --flash-key (MD5 %x); %s\n",
+		len(img), t, flashcrypt.SchemeForChip(chip), why, time.Since(start).Seconds(), res.MD5, keyNote)
 	return nil
 }
