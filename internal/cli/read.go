@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/internal/fsutil"
+	"github.com/nvskit/nvskit/partition"
 )
 
 func newReadCmd(env *Env) *cobra.Command {
@@ -58,6 +59,9 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 			if t.size == 0 {
 				return usagef("nothing to read: the size is 0")
 			}
+			if a := uint32(encAlign(d.l.Chip().Name)); ef.decrypt && (t.off%a != 0 || t.size%a != 0) {
+				return usagef("--decrypt: offset 0x%X and size 0x%X must be multiples of %d on the %s", t.off, t.size, a, d.l.Chip().Name)
+			}
 			bar := newProgress(env, "Reading")
 			start := time.Now()
 			data, err := d.l.ReadFlash(t.off, int(t.size), bar.update)
@@ -73,11 +77,10 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 				verified = ", MD5 verified"
 			}
 			mode := os.FileMode(0o644)
+			if p := t.containing(); p != nil && p.Type == partition.TypeData && p.SubType == partition.SubtypeNVSKeys {
+				mode = 0o600 // NVS keys, plain on a chip without flash encryption
+			}
 			if ef.decrypt {
-				a := uint32(encAlign(d.l.Chip().Name))
-				if t.off%a != 0 || t.size%a != 0 {
-					return usagef("--decrypt: offset 0x%X and size 0x%X must be multiples of %d on the %s", t.off, t.size, a, d.l.Chip().Name)
-				}
 				if data, err = d.key.decrypt(t.off, data); err != nil {
 					return err
 				}

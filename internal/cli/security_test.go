@@ -247,6 +247,13 @@ func TestReadDecryptAndTable(t *testing.T) {
 			if code != 0 || !strings.Contains(stderr, "raw ciphertext") || !bytes.Equal(mustRead(t, filepath.Join(s.dir, "raw.bin")), ct) {
 				t.Fatalf("%d %s", code, stderr)
 			}
+			if st, _ := os.Stat(filepath.Join(s.dir, "raw.bin")); st.Mode().Perm() != 0o600 {
+				t.Fatalf("nvs_keys saved with mode %v", st.Mode().Perm())
+			}
+			code, _, stderr = s.run(t, "read", "--offset", "0xF008", "--size", "0x20", "--partition-table", "parts.csv", "--decrypt", "--flash-key", "flash_key.bin", "-o", "x.bin")
+			if code != 2 || !strings.Contains(stderr, "must be multiples of") {
+				t.Fatalf("%d %s", code, stderr)
+			}
 			code, _, stderr = s.run(t, "read", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--decrypt", "-o", "x.bin")
 			if code != 2 || !strings.Contains(stderr, "--decrypt needs --flash-key") {
 				t.Fatalf("%d %s", code, stderr)
