@@ -67,3 +67,15 @@ func FuzzDecodeSecurity(f *testing.F) {
 		s.ROMCanEncrypt()
 	})
 }
+
+// TestKeyWordsRedacted: every key-block word Security reads is one the trace leaves out.
+func TestKeyWordsRedacted(t *testing.T) {
+	for _, c := range Chips {
+		l := efuseLayouts[c.Name]
+		for _, a := range keyWords(c.Name, l) {
+			if !secretReg(a) {
+				t.Errorf("%s: key word 0x%08X is not redacted from the trace", c.Name, a)
+			}
+		}
+	}
+}
