@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -139,14 +137,11 @@ func runDoctor(env *Env, c *cobra.Command, df *devFlags, pt *ptFlags, f *doctorF
 	return nil
 }
 
-// expectedItems parses --csv as generate does (file rows resolved next to the CSV).
+// expectedItems parses --csv as generate does (file rows resolved against the working
+// directory, as nvs_partition_gen resolves them).
 func expectedItems(env *Env, name string) ([]nvs.Item, error) {
-	dir := filepath.Dir(env.Path(name))
 	p := nvscsv.NewParser(nvscsv.Options{ReadFile: func(n string) ([]byte, error) {
-		if !filepath.IsAbs(n) {
-			n = filepath.Join(dir, n)
-		}
-		return os.ReadFile(n)
+		return readKeyFile(env, n, "--csv file row", 64<<20)
 	}})
 	fh, err := openRegular(env, name, "--csv")
 	if err != nil {
