@@ -272,9 +272,15 @@ func writeDoctorText(w io.Writer, r *doctor.Report) {
 			fmt.Fprintf(w, "    firmware: %s\n", f.Firmware)
 		}
 		if f.Evidence != "" {
-			writeWrapped(w, "    evidence: "+f.Evidence, 100, "      ")
+			var b strings.Builder
+			writeWrapped(&b, "evidence: "+f.Evidence, 96, "  ")
+			for _, line := range strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n") {
+				fmt.Fprintf(w, "    %s", line)
+			}
+			fmt.Fprintln(w)
 		}
 		if f.Fix != "" {
+			// One line, so that it can be copied as it stands.
 			fmt.Fprintf(w, "    fix: %s\n", strings.TrimSpace(f.Fix))
 		}
 	}
