@@ -149,7 +149,7 @@ var docScenarios = []docScenario{
 	{name: "NVS image at the wrong offset", cfg: loadersim.Config{}, table: tableNoKeys,
 		steps:  [][]string{makePlain, {"flash", "plain.bin", "--offset", "0x120000", "--partition-table", "parts.csv"}, {"flash", "keys.bin", "--offset", "0x9000", "--partition-table", "parts.csv", "--force"}}, // as esptool at a guessed offset writes it
 		doctor: []string{"--partition-table", "parts.csv"}, want: doctor.CodeNVSNotNVS, fw: "ESP_ERR_NVS_NOT_FOUND"},
-	{name: "NVS written through flash encryption", cfg: feOn, steps: [][]string{provisionOK, makeEncNVS, {"flash", "enc.bin", "--partition", "nvs", "--partition-table", "parts.csv", "--encrypt", "{fk}"}},
+	{name: "NVS written through flash encryption", cfg: feOn, steps: [][]string{provisionOK, makeEncNVS, {"flash", "enc.bin", "--partition", "nvs", "--partition-table", "parts.csv", "--encrypt", "--force", "{fk}"}},
 		doctor: withFK(), want: doctor.CodeNVSDoubleEncrypted},
 	{name: "NVS partition erased", cfg: feOn, steps: [][]string{provisionOK, {"erase", "--partition", "nvs", "--partition-table", "parts.csv"}},
 		doctor: withFK("--csv", "input.csv"), want: doctor.CodeNVSBlank, fw: "ESP_ERR_NVS_NOT_FOUND"},

@@ -248,6 +248,9 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 		img = append(append([]byte(nil), img...), bytes.Repeat([]byte{0xFF}, padded)...)
 	}
 	if encrypt {
+		if p := t.containing(); !pt.force && p != nil && p.Type == partition.TypeData && p.SubType == partition.SubtypeNVS {
+			return refuse("partition %q is an NVS data partition, which is never flash-encrypted: NVS encrypts its own entries (nvskit encrypt, or provision --keys), and the firmware reads the page headers as stored; written with --encrypt it finds no valid page. Write it without --encrypt", p.Name)
+		}
 		return writeEncrypted(env, d, t, img, d.key, pt.force)
 	}
 	bar := newProgress(env, "Writing")

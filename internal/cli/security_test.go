@@ -212,6 +212,17 @@ func TestFlashEncrypt(t *testing.T) {
 			})
 		}
 	})
+	t.Run("NVS data through flash encryption", func(t *testing.T) {
+		s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, feTableCSV)
+		if code, _, stderr := runIn(t, s.dir, "encrypt", "input.csv", "enc.bin", "0x6000", "--inputkey", "keys.bin"); code != 0 {
+			t.Fatal(stderr)
+		}
+		before := s.sim.Flash()
+		code, _, stderr := s.run(t, "flash", "enc.bin", "--partition", "nvs", "--partition-table", "parts.csv", "--encrypt")
+		if code != 1 || !strings.Contains(stderr, "never flash-encrypted") || !strings.Contains(stderr, "--force") || !bytes.Equal(before, s.sim.Flash()) {
+			t.Fatalf("%d %s", code, stderr)
+		}
+	})
 	t.Run("usage", func(t *testing.T) {
 		code, _, stderr := runIn(t, "", "flash", "x.bin", "--port", "p", "--offset", "0x9000", "--flash-key", "k.bin")
 		if code != 2 || !strings.Contains(stderr, "--flash-key goes with --encrypt") {
