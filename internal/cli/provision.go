@@ -157,6 +157,10 @@ On a chip with flash encryption on the table on the device is encrypted: give
 					if err := writeKeysPartition(env, d, &pt, *kt, k); err != nil {
 						return err
 					}
+					if err := flashImage(env, d, &pt, t, img, "the generated image", false); err != nil {
+						return fmt.Errorf("%w; the nvs_keys partition %q already holds the new keys, so run the same command again: the NVS data encrypted with the old keys can no longer be read", err, kt.part.Name)
+					}
+					return nil
 				}
 			default:
 				if err := checkPlainNVS(env, d, t, pt.force); err != nil {
