@@ -378,6 +378,13 @@ func TestProvisionEncryptedDevice(t *testing.T) {
 			})
 		}
 	})
+	t.Run("NVS write lost after the keys", func(t *testing.T) {
+		s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true, Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11}}}, feTableCSV)
+		code, _, stderr := s.run(t, "provision", "input.csv", "--partition", "nvs", "--keys", "keys.bin", "--partition-table", "parts.csv")
+		if code != 1 || !strings.Contains(stderr, "already holds the new keys, so run the same command again") {
+			t.Fatalf("%d %s", code, stderr)
+		}
+	})
 	t.Run("flash encryption off, forced: keys written plain for the bootloader", func(t *testing.T) {
 		s := newFEScenario(t, loadersim.Config{Chip: "esp32c3"}, feTableCSV)
 		code, _, stderr := s.run(t, "provision", "input.csv", "--partition", "nvs", "--keys", "keys.bin", "--partition-table", "parts.csv", "--force")
