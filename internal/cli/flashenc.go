@@ -197,6 +197,9 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 		}
 		res, err := d.l.WriteFlashEncrypted(t.off, img, opt)
 		bar.finish()
+		if err != nil && env.ctx().Err() != nil {
+			return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
+		}
 		if err != nil {
 			if key != nil && errors.Is(err, esploader.ErrMD5Mismatch) {
 				return fmt.Errorf("writing %s: the chip encrypted the image with its own key, and the result is not the image encrypted with --flash-key %s: that file is not the key burnt into this chip (the data on flash is what the chip wrote; nothing else is wrong with it): %w", t, key.path, err)
@@ -220,6 +223,9 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 	}
 	res, err := d.l.WriteFlash(t.off, ct, esploader.WriteOptions{Progress: bar.update})
 	bar.finish()
+	if err != nil && env.ctx().Err() != nil {
+		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +18,7 @@ func newProvisionCmd(env *Env) *cobra.Command {
 	var ef encFlags
 	var name, keys, save, keysPart, hmacKey string
 	var hmacID int
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "provision INPUT.csv [INPUT.csv...] --port PORT --partition NAME [--keys KEYS.bin [--flash-key KEY] | --hmac-key-id N (--keys KEYS.bin | --hmac-key HMAC.bin)]",
 		Short: "Generate an NVS image from a CSV, flash it into a partition and verify it, in one step",
@@ -47,7 +46,8 @@ writes only the NVS partition. nvskit does not burn eFuses: it names the
 espefuse command that does.
 
 On a chip with flash encryption on the table on the device is encrypted: give
---partition-table (or --flash-key to decrypt it).`,
+--partition-table (or --flash-key to decrypt it). --save keeps a copy of the
+image (mode 0600 unless --mode; an existing file is replaced only with --force).`,
 		Example: `  nvskit provision nvs.csv --port /dev/ttyUSB0 --partition nvs
   nvskit provision nvs.csv --port COM3 --partition nvs --keys keys/keys.bin --save nvs-device42.bin
   nvskit provision nvs.csv --port /dev/ttyUSB0 --partition nvs --keys keys/keys.bin --partition-table partitions.csv
@@ -59,6 +59,15 @@ On a chip with flash encryption on the table on the device is encrypted: give
 			}
 			if gf.version != 1 && gf.version != 2 {
 				return usagef("--version %d: must be 1 or 2", gf.version)
+			}
+			o, err := of.options(pt.force)
+			if err != nil {
+				return err
+			}
+			if save != "" {
+				if err := checkNew(o, env.Path(save)); err != nil {
+					return err
+				}
 			}
 			hmac := c.Flags().Changed("hmac-key-id")
 			if hmac && (hmacID < 0 || hmacID > 5) {
@@ -110,7 +119,7 @@ On a chip with flash encryption on the table on the device is encrypted: give
 				if t, err = partTarget(tbl, tableOff, name); err != nil {
 					return err
 				}
-				if img, err = provisionImage(env, &gf, args, t.part, k, save); err != nil {
+				if img, err = provisionImage(env, &gf, args, t.part, k, save, o); err != nil {
 					return err
 				}
 			}
@@ -130,7 +139,7 @@ On a chip with flash encryption on the table on the device is encrypted: give
 				if t, err = partTarget(tbl, tableOff, name); err != nil {
 					return err
 				}
-				if img, err = provisionImage(env, &gf, args, t.part, k, save); err != nil {
+				if img, err = provisionImage(env, &gf, args, t.part, k, save, o); err != nil {
 					return err
 				}
 			}
@@ -181,6 +190,7 @@ On a chip with flash encryption on the table on the device is encrypted: give
 	c.Flags().StringVar(&hmacKey, "hmac-key", "", "HMAC-based scheme: the 32-byte HMAC key burnt into BLOCK_KEYN; the NVS keys are derived from it")
 	ef.registerKey(c)
 	c.Flags().StringVar(&save, "save", "", "also save the image written to this file")
+	of.register(c, env, fsutil.DefaultMode, &pt.force)
 	return c
 }
 
@@ -298,7 +308,7 @@ func partTarget(tbl *partition.Table, tableOff uint32, name string) (target, err
 }
 
 // provisionImage builds the NVS image for the partition with generate's code path.
-func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partition, k *nvs.Keys, save string) ([]byte, error) {
+func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partition, k *nvs.Keys, save string, o fsutil.Options) ([]byte, error) {
 	if p.Type != partition.TypeData || p.SubType != partition.SubtypeNVS {
 		return nil, refuse("partition %q is %s/%s, not data/nvs", p.Name, partition.TypeName(p.Type), partition.SubtypeName(p.Type, p.SubType))
 	}
@@ -321,10 +331,7 @@ func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partit
 		if err := j.checkOutput(path); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, err
-		}
-		if err := fsutil.WriteFile(path, img, 0o644); err != nil {
+		if err := writeOutput(path, img, o); err != nil {
 			return nil, err
 		}
 	}

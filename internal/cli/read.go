@@ -2,14 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/internal/fsutil"
-	"github.com/nvskit/nvskit/partition"
 )
 
 func newReadCmd(env *Env) *cobra.Command {
@@ -17,12 +14,15 @@ func newReadCmd(env *Env) *cobra.Command {
 	var pt ptFlags
 	var ef encFlags
 	var name, offset, size, out string
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "read --port PORT (--partition NAME | --offset ADDR --size N) -o OUT.bin",
 		Short: "Read a partition or a flash range from a device into a file",
 		Long: `Read a partition (by name, from the partition table on the device or in
 --partition-table) or a flash range from the device through its ROM loader,
-64 bytes per round trip, and check the data against the chip's MD5.
+64 bytes per round trip, and check the data against the chip's MD5. OUT.bin is
+written with mode 0600 (see --mode); an existing one is replaced only with
+--force.
 
 The ROM returns flash as stored: on a chip with flash encryption on, what the
 chip encrypted reads back as ciphertext. --decrypt --flash-key KEY gives the
@@ -43,6 +43,14 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 			}
 			if ef.decrypt && ef.flashKey == "" {
 				return usagef("--decrypt needs --flash-key KEY (the chip's flash-encryption key file)")
+			}
+			o, err := of.options(pt.force)
+			if err != nil {
+				return err
+			}
+			path := env.Path(out)
+			if err := checkNew(o, path); err != nil {
+				return err
 			}
 			d, err := df.connect(env)
 			if err != nil {
@@ -76,27 +84,18 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 				}
 				verified = ", MD5 verified"
 			}
-			mode := os.FileMode(0o644)
-			if p := t.containing(); p != nil && p.Type == partition.TypeData && p.SubType == partition.SubtypeNVSKeys {
-				mode = 0o600 // NVS keys, plain on a chip without flash encryption
-			}
 			if ef.decrypt {
 				if data, err = d.key.decrypt(t.off, data); err != nil {
 					return err
 				}
 				verified += ", decrypted with --flash-key"
-				mode = 0o600 // plaintext of encrypted flash: secrets
 			} else if p := t.containing(); readByFirmware(p) {
 				if sec, err := d.security(); err == nil && sec.FlashEncryption {
 					fmt.Fprintf(env.Stderr, "note: flash encryption is on and partition %q is read through it: this is the raw ciphertext; --decrypt --flash-key KEY gives the plaintext\n", p.Name)
 				}
 			}
-			path := env.Path(out)
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := writeOutput(path, data, o); err != nil {
 				return err
-			}
-			if err := fsutil.WriteFile(path, data, mode); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
 			}
 			fmt.Fprintf(env.Stdout, "Read %d bytes from %s in %.1f s%s; saved to %s\n", len(data), t, time.Since(start).Seconds(), verified, out)
 			return nil
@@ -104,7 +103,7 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 	}
 	df.register(c)
 	pt.register(c)
-	c.Flags().Lookup("force").Hidden = true
+	of.register(c, env, fsutil.DefaultMode, &pt.force)
 	c.Flags().StringVar(&name, "partition", "", "partition name to read (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to read from")
 	c.Flags().StringVar(&size, "size", "", "number of bytes to read (with --offset)")
