@@ -464,3 +464,37 @@ func TestFlashKeyReadback(t *testing.T) {
 		t.Fatal("device info shows the key")
 	}
 }
+
+// TestSecurityJSONSnapshots pins the --json documents of device info (its security object) and
+// doctor (schema nvskit-doctor/1) for one simulated device each, the simulator's port replaced
+// by socket://SIM. Rewrite them with NVSKIT_UPDATE_SNAPSHOT=1 only for a deliberate, documented
+// change.
+func TestSecurityJSONSnapshots(t *testing.T) {
+	s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true, FlashKey: testFlashKey, KeyPurposes: map[int]uint8{2: 8}}, feTableCSV)
+	if code, _, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--force"); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, tc := range []struct {
+		file string
+		args []string
+	}{
+		{"device_info_esp32c3.json", []string{"device", "info", "--json"}},
+		{"doctor_keys_plain_esp32c3.json", []string{"doctor", "--json", "--partition-table", "parts.csv", "--keys", "keys.bin"}},
+	} {
+		_, out, _ := s.run(t, tc.args...)
+		out = strings.ReplaceAll(out, s.port, "socket://SIM")
+		snap := filepath.Join("testdata", tc.file)
+		if os.Getenv("NVSKIT_UPDATE_SNAPSHOT") != "" {
+			if err := os.WriteFile(snap, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != string(want) {
+			t.Errorf("%s changed:\n%s", tc.file, out)
+		}
+	}
+}
