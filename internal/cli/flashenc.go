@@ -200,22 +200,30 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 		if err != nil && env.ctx().Err() != nil {
 			return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
 		}
-		if err != nil {
+		switch {
+		case err != nil && key != nil && errors.Is(err, esploader.ErrEncryptRefused):
+			// The eFuses said the ROM may encrypt, the ROM says no: encrypt on the host.
+			fmt.Fprintf(env.Stderr, "note: %v; encrypting on the host with --flash-key instead\n", err)
+			romOK, why = false, "the ROM refused its encrypted write"
+			bar, start = newProgress(env, "Writing (encrypted)"), time.Now()
+		case err != nil:
 			if key != nil && errors.Is(err, esploader.ErrMD5Mismatch) {
 				return fmt.Errorf("writing %s: the chip encrypted the image with its own key, and the result is not the image encrypted with --flash-key %s: that file is not the key burnt into this chip (the data on flash is what the chip wrote; nothing else is wrong with it): %w", t, key.path, err)
 			}
 			return fmt.Errorf("writing %s: %w", t, err)
+		default:
+			fmt.Fprintf(env.Stdout, "Wrote %d bytes to %s through the %s's flash encryption (%d bytes with padding) in %.1f s; ",
+				res.Size, t, chip, res.Written, time.Since(start).Seconds())
+			if res.Verified {
+				fmt.Fprintf(env.Stdout, "verified: the flash holds the image encrypted with --flash-key (MD5 %x)\n", res.MD5)
+			} else {
+				fmt.Fprintf(env.Stdout, "%s\n", res.Check)
+			}
+			return nil
 		}
-		fmt.Fprintf(env.Stdout, "Wrote %d bytes to %s through the %s's flash encryption (%d bytes with padding) in %.1f s; ",
-			res.Size, t, chip, res.Written, time.Since(start).Seconds())
-		if res.Verified {
-			fmt.Fprintf(env.Stdout, "verified: the flash holds the image encrypted with --flash-key (MD5 %x)\n", res.MD5)
-		} else {
-			fmt.Fprintf(env.Stdout, "%s\n", res.Check)
-		}
-		return nil
 	}
-	// Host-side encryption: the only route on the ESP32's ROM and in release mode.
+	// Host-side encryption: the only route on the ESP32's ROM and in release mode, and the way
+	// out when the ROM refuses.
 	plain := padFF(img, encAlign(chip))
 	ct, err := key.encrypt(t.off, plain)
 	if err != nil {

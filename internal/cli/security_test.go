@@ -212,6 +212,17 @@ func TestFlashEncrypt(t *testing.T) {
 			})
 		}
 	})
+	t.Run("ROM refuses although its eFuses allow: host-side with the key", func(t *testing.T) {
+		s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true, FlashKey: testFlashKey, DownloadEncryptDisabled: true}, feTableCSV)
+		s.sim.SetReg(0x60008830, s.sim.Reg(0x60008830)&^(1<<20)) // the register reads "allowed"; the ROM still refuses
+		code, out, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--encrypt", "--flash-key", "flash_key.bin")
+		if code != 0 || !strings.Contains(stderr, "encrypting on the host with --flash-key instead") || !strings.Contains(out, "on the host") {
+			t.Fatalf("%d %s %s", code, out, stderr)
+		}
+		if !bytes.Equal(s.plainAt(t, 0xF000, 0x1000), keysImg) {
+			t.Fatal("keys")
+		}
+	})
 	t.Run("NVS data through flash encryption", func(t *testing.T) {
 		s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, feTableCSV)
 		if code, _, stderr := runIn(t, s.dir, "encrypt", "input.csv", "enc.bin", "0x6000", "--inputkey", "keys.bin"); code != 0 {
