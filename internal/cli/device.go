@@ -173,7 +173,7 @@ type ptFlags struct {
 }
 
 func (f *ptFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device")
+	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device (encrypted there when flash encryption is on: give this, or --flash-key where the command takes it)")
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
 	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
 }
