@@ -20,7 +20,8 @@
 // encrypts the ROM's encrypted writes with its key (package flashcrypt), refuses them as the
 // ROM refuses them, and returns raw flash on reads.
 //
-// It is written from the protocol notes, independently of package esploader (it shares no
-// code with it), so that it can check the client; it is also checked against esptool-js.
+// It is written from the serial protocol's description (Espressif's esptool documentation),
+// independently of package esploader (it shares no code with it), so that it can check the
+// client; it is also checked against esptool-js.
 // "nvskit simulate" serves it on a TCP port.
 package loadersim
