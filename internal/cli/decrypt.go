@@ -12,17 +12,27 @@ import (
 
 func newDecryptCmd(env *Env) *cobra.Command {
 	var outdir string
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
 		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
 		Long: `Decrypt an encrypted NVS partition image with the keys of an nvs_keys partition
 image. Wrong keys are detected (the entry CRCs fail after decryption): then
-nothing is written and the exit status is non-zero.`,
+nothing is written and the exit status is non-zero. The plaintext image is
+written with mode 0600 (see --mode); an existing OUTPUT.bin is replaced only
+with --force.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
 			in, keysPath := args[0], args[1]
 			out := outPath(env, outdir, args[2])
 			if err := fsutil.CheckNotInput(out, env.Path(in), env.Path(keysPath)); err != nil {
+				return err
+			}
+			o, err := of.options()
+			if err != nil {
+				return err
+			}
+			if err := checkNew(o, out); err != nil {
 				return err
 			}
 			img, err := readImageFile(env, in)
@@ -40,13 +50,14 @@ nothing is written and the exit status is non-zero.`,
 			if err != nil {
 				return err
 			}
-			if err := fsutil.WriteFile(out, plain, 0o600); err != nil {
+			if err := writeOutput(out, plain, o); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "Created decrypted image: %s\n", out)
 			return nil
 		},
 	}
+	of.register(c, env, fsutil.DefaultMode, nil)
 	c.Flags().StringVar(&outdir, "outdir", "", "directory for OUTPUT.bin (default: the current directory)")
 	return c
 }

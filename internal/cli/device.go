@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nvskit/nvskit/esploader"
 	"github.com/nvskit/nvskit/esploader/loadersim"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
 )
@@ -48,11 +50,13 @@ type device struct {
 	port  port.Port
 	l     *esploader.Loader
 	reset bool
+	stop  func() bool // stops closing the port when the run is interrupted
 }
 
 // Close resets the chip into its application (with --after hard-reset) and closes the port.
 func (d *device) Close() error {
-	if d.reset {
+	d.stop()
+	if d.reset && d.env.ctx().Err() == nil {
 		d.l.HardReset()
 	}
 	return d.port.Close()
@@ -93,6 +97,8 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Ctrl-C closes the port: whatever exchange is under way fails at once.
+	stop := context.AfterFunc(env.ctx(), func() { p.Close() })
 	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
 	if f.trace || f.traceData {
 		opts.Trace, opts.TraceData = env.Stderr, f.traceData
@@ -106,7 +112,11 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	fmt.Fprintf(env.Stderr, "Connecting to %s...\n", f.port)
 	l, err := esploader.Connect(p, opts)
 	if err != nil {
+		stop()
 		p.Close()
+		if env.ctx().Err() != nil {
+			return nil, env.ctx().Err()
+		}
 		var ce *esploader.ConnectError
 		if errors.As(err, &ce) && strings.Contains(ce.BootLog, strings.TrimSpace(loadersim.BusyMessage)) {
 			return nil, fmt.Errorf("%s: the simulator is busy with another client; run the command again when that one has finished (an idle client is disconnected after the simulator's --idle-timeout)", f.port)
@@ -116,7 +126,7 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	if flashSize > 0 {
 		l.SetFlashSize(flashSize)
 	}
-	d := &device{env: env, port: p, l: l, reset: f.after == "hard-reset"}
+	d := &device{env: env, port: p, l: l, reset: f.after == "hard-reset", stop: stop}
 	desc := l.Chip().Name
 	if on, err := l.FlashEncryption(); err == nil && on {
 		desc += ", flash encryption on"
@@ -128,6 +138,7 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	baudGiven := f.cmd != nil && f.cmd.Flags().Changed("baud")
 	if f.baud != port.DefaultBaud && !opts.USBJTAG && (!socket || baudGiven) {
 		if err := l.ChangeBaud(f.baud); err != nil {
+			stop()
 			p.Close()
 			return nil, fmt.Errorf("changing to %d baud: %w; try a lower --baud", f.baud, err)
 		}
@@ -162,7 +173,7 @@ type ptFlags struct {
 func (f *ptFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device")
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
-	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on)")
+	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
 }
 
 func (f *ptFlags) offset() (uint32, error) {
@@ -178,7 +189,7 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	}
 	opts := partition.Options{Offset: off, NoVerify: true}
 	if f.table != "" {
-		b, err := os.ReadFile(env.Path(f.table))
+		b, err := fsutil.ReadFile(env.Path(f.table), fsutil.MaxPartitionTable, "a partition table")
 		if err != nil {
 			return nil, fmt.Errorf("reading the partition table: %w", err)
 		}

@@ -42,7 +42,7 @@ func (f *flashDataFlags) register(c *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "", "output file (created with mode 0600; \"-\" for standard output)")
 	fl.StringVar(&f.conf, "flash-crypt-conf", "0xF", "ESP32 only: the FLASH_CRYPT_CONFIG eFuse value, 0..0xF")
 	fl.BoolVarP(&f.xts, "aes-xts", "x", false, "use the XTS-AES scheme of the ESP32-S2, -S3, -C2, -C3, -C5, -C6, -H2 and -P4 (default: the ESP32's scheme)")
-	fl.BoolVar(&f.force, "force", false, "replace an existing output file")
+	fl.BoolVar(&f.force, "force", false, forceHelp)
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary (schema "+FlashDataSchema+") instead of text")
 	// espsecure v4 spelled the options with underscores (--flash_crypt_conf, --aes_xts).
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
@@ -122,6 +122,7 @@ The v4 spellings ` + op + `_flash_data, --flash_crypt_conf and --aes_xts are acc
 		},
 	}
 	f.register(c)
+	markWrites(c)
 	return c
 }
 
@@ -200,7 +201,7 @@ func runFlashData(env *Env, f *flashDataFlags, confGiven, decrypt bool, input st
 		if _, err := env.Stdout.Write(res); err != nil {
 			return err
 		}
-	} else if err := writeSecretOutput(out, res, f.force); err != nil {
+	} else if err := writeSecretOutput(env, out, res, f.force); err != nil {
 		return err
 	}
 	r := flashDataResult{
@@ -246,21 +247,13 @@ func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 // checkNewOutput refuses to replace an existing file without --force.
 func checkNewOutput(path string, force bool) error {
-	if force {
-		return nil
-	}
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s already exists; choose another name, remove it, or pass --force to replace it", path)
-	}
-	return nil
+	return checkNew(fsutil.Options{Force: force}, path)
 }
 
-// writeSecretOutput writes data atomically to path with mode 0600. It is the one place the
-// flash-data commands write a file: when internal/fsutil refuses existing files itself, pass
-// force through to it here.
-func writeSecretOutput(path string, data []byte, force bool) error {
-	_ = force // checked by checkNewOutput before any work was done
-	return fsutil.WriteFile(path, data, 0o600)
+// writeSecretOutput writes data atomically to path with mode 0600 (less the umask), replacing
+// an existing file only with force. It is the one place the flash-data commands write a file.
+func writeSecretOutput(env *Env, path string, data []byte, force bool) error {
+	return writeOutput(path, data, fsutil.Options{Mode: 0o600, Force: force, Made: env.made, Context: env.ctx()})
 }
 
 // openRegular opens a named input for reading, refusing what is not a regular file (a FIFO

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -30,6 +29,7 @@ func (f *genFlags) register(c *cobra.Command) {
 func newGenerateCmd(env *Env) *cobra.Command {
 	var f genFlags
 	var pf partitionFlags
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE --partition NAME)",
 		Short: "Make an NVS partition image from a CSV (drop-in for nvs_partition_gen.py generate)",
@@ -55,6 +55,15 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 			if err != nil {
 				return err
 			}
+			if job.opts, err = of.options(); err != nil {
+				return err
+			}
+			if err := job.checkOutput(job.output); err != nil {
+				return err
+			}
+			if err := checkNew(job.opts, job.output); err != nil {
+				return err
+			}
 			img, err := job.build()
 			if err != nil {
 				return err
@@ -64,6 +73,7 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 	}
 	f.register(c)
 	pf.register(c)
+	of.register(c, env, fsutil.DefaultMode, nil)
 	return c
 }
 
@@ -77,6 +87,7 @@ type genJob struct {
 	baseDir string
 	files   []string // files read by file rows, resolved
 	stats   nvs.Stats
+	opts    fsutil.Options // how the image is written
 }
 
 func (f *genFlags) prepare(env *Env, inputs []string, output string, size int) (*genJob, error) {
@@ -117,11 +128,14 @@ func (j *genJob) build() ([]byte, error) {
 				}
 			}
 			j.files = append(j.files, path)
-			return os.ReadFile(path)
+			return fsutil.ReadFile(path, fsutil.MaxFileRow, "a file row's value (a blob holds at most 508000 bytes)")
 		},
 	})
 	for _, in := range j.inputs {
-		fh, err := os.Open(j.env.Path(in))
+		if err := j.env.ctx().Err(); err != nil {
+			return nil, err
+		}
+		fh, err := fsutil.Open(j.env.Path(in), fsutil.MaxCSV, "an NVS CSV")
 		if err != nil {
 			return nil, fmt.Errorf("cannot read the CSV: %w", err)
 		}
@@ -155,16 +169,17 @@ func (j *genJob) build() ([]byte, error) {
 	return img, err
 }
 
-// write stores the image atomically, refusing to overwrite an input, and prints the summary.
+// write stores the image atomically, refusing to overwrite an input or an existing file
+// (unless --force), and prints the summary.
 func (j *genJob) write(img []byte) error {
 	if err := j.checkOutput(j.output); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(j.output), 0o755); err != nil {
+	if err := j.env.ctx().Err(); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(j.output, img, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", j.output, err)
+	if err := writeOutput(j.output, img, j.opts); err != nil {
+		return err
 	}
 	fmt.Fprintf(j.env.Stdout, "Created %s: %s\n", j.output, summary(j.stats))
 	return nil

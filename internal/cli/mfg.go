@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
@@ -257,10 +256,13 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mfgMemoryLimit))
 	}
 	// Ctrl-C stops the run; the deferred Abort then removes what was staged.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
+	if runErr == nil {
+		runErr = ctx.Err() // interrupted after the last device: commit nothing
+	}
 	if runErr == nil {
 		runErr = out.Commit()
 	}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -25,7 +25,7 @@ type imageInput struct {
 // readImageFile reads and checks an image file: clear messages for a missing, empty or
 // truncated file.
 func readImageFile(env *Env, path string) ([]byte, error) {
-	b, err := os.ReadFile(env.Path(path))
+	b, err := readInput(env, path, fsutil.MaxImage, "an NVS partition image (the largest ESP flash)")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", path)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
@@ -34,7 +34,7 @@ func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool, warn func
 	if warn != nil {
 		opts.Warn = warn
 	}
-	data, err := os.ReadFile(env.Path(path))
+	data, err := fsutil.ReadFile(env.Path(path), fsutil.MaxImage, "a partition table or a flash dump holding one")
 	if err != nil {
 		return nil, err
 	}

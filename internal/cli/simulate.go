@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -113,7 +112,7 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 			}
 			fmt.Fprintf(env.Stdout, "Simulating an %s ROM loader on socket://%s (flash %s, %d MiB); Ctrl-C stops it\n",
 				sim.ChipName(), ln.Addr(), where, cfg.FlashSize>>20)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() { <-ctx.Done(); ln.Close() }()
 			return sim.ServeListenerWith(ln, loadersim.ServeOptions{Sessions: sessions, IdleTimeout: idle,
