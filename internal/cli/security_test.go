@@ -509,3 +509,37 @@ func TestSecurityJSONSnapshots(t *testing.T) {
 		}
 	}
 }
+
+// TestFlashEncryptKeySizes: the key files of every scheme: XTS-AES-256 (64 bytes, S3), the
+// C2's 128-bit key (16 bytes, expanded as espsecure expands it), the ESP32's 3/4-coding key
+// (24 bytes, host-side).
+func TestFlashEncryptKeySizes(t *testing.T) {
+	for _, c := range []struct {
+		chip string
+		key  []byte
+		want string
+	}{
+		{"esp32s3", bytes.Repeat([]byte{0x21, 0x43, 0x65, 0x87}, 16), "verified: the flash holds the image encrypted with --flash-key"},
+		{"esp32c2", bytes.Repeat([]byte{0x5E}, 16), "verified: the flash holds the image encrypted with --flash-key"},
+		{"esp32", bytes.Repeat([]byte{0x24}, 24), "encrypted on the host"},
+	} {
+		t.Run(c.chip, func(t *testing.T) {
+			s := newFEScenario(t, loadersim.Config{Chip: c.chip, FlashEncryption: true, FlashKey: c.key}, feTableCSV)
+			os.WriteFile(filepath.Join(s.dir, "fk.bin"), c.key, 0o600)
+			code, out, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--encrypt", "--flash-key", "fk.bin")
+			if code != 0 || !strings.Contains(out, c.want) {
+				t.Fatalf("%d %s %s", code, out, stderr)
+			}
+			if !bytes.Equal(s.plainAt(t, 0xF000, 0x1000), testNVSKeys.MarshalPartition()) {
+				t.Fatal("keys")
+			}
+		})
+	}
+	// A key the chip cannot hold: 64 bytes on the C3, which has no XTS-AES-256.
+	s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: true}, feTableCSV)
+	os.WriteFile(filepath.Join(s.dir, "fk64.bin"), make([]byte, 64), 0o600)
+	code, _, stderr := s.run(t, "flash", "keys.bin", "--partition", "nvs_keys", "--partition-table", "parts.csv", "--encrypt", "--flash-key", "fk64.bin")
+	if code != 2 || !strings.Contains(stderr, "not a flash-encryption key of the ESP32-C3") {
+		t.Fatalf("%d %s", code, stderr)
+	}
+}
