@@ -17,10 +17,12 @@ func newDecryptCmd(env *Env) *cobra.Command {
 		Use:   "decrypt INPUT.bin KEYS.bin OUTPUT.bin",
 		Short: "Decrypt an encrypted NVS image (drop-in for nvs_partition_gen.py decrypt)",
 		Long: `Decrypt an encrypted NVS partition image with the keys of an nvs_keys partition
-image. Wrong keys are detected (the entry CRCs fail after decryption): then
-nothing is written and the exit status is non-zero. The plaintext image is
-written with mode 0600 (see --mode); an existing OUTPUT.bin is replaced only
-with --force.`,
+image. Wrong keys are detected (the entry CRCs fail after decryption), and so
+is an image that is not encrypted at all (its entries are readable as they are)
+or not an NVS image (random bytes, a zero-filled file; --force decrypts it
+anyway): then nothing is written and the exit status is non-zero. The plaintext
+image is written with mode 0600 (see --mode); an existing OUTPUT.bin is
+replaced only with --force.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(c *cobra.Command, args []string) error {
 			in, keysPath := args[0], args[1]
@@ -39,11 +41,17 @@ with --force.`,
 			if err != nil {
 				return err
 			}
+			if err := recognizeImage(in, img, forced(c), true); err != nil {
+				return err
+			}
 			keys, err := loadKeysPartition(env, keysPath)
 			if err != nil {
 				return err
 			}
 			plain, err := nvs.Decrypt(img, keys)
+			if errors.Is(err, nvs.ErrNotEncrypted) {
+				return fmt.Errorf("%s is not encrypted: its entries are readable as they are, so there is nothing to decrypt (read it with nvskit inspect %s); nothing was written", in, in)
+			}
 			if errors.Is(err, nvs.ErrWrongKeys) {
 				return fmt.Errorf("%s: %w; was it encrypted with %s?", in, err, keysPath)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
@@ -76,7 +77,7 @@ func (f *editFlags) edit(env *Env, path string, change func(in *imageInput, e *n
 			defer lock.Unlock()
 		}
 	}
-	in, err := loadImage(env, src, f.keys)
+	in, err := loadImageForce(env, src, f.keys, f.of.force, true)
 	if err != nil {
 		return err
 	}
@@ -169,6 +170,10 @@ file (its raw bytes for a blob or string, its text for an integer).`,
 				if err := e.Set(it); err != nil {
 					return "", editError(args[1], args[2], err)
 				}
+				if old != nil && old.Type != it.Type {
+					fmt.Fprintf(env.Stderr, "warning: %s/%s is a %s and is set here as a %s: the device keeps both entries (nvs_set_* only replaces a value of the same type), and which one firmware gets depends on the type it asks for; to replace it, nvskit rm the key first\n",
+						args[1], args[2], old.Type, it.Type)
+				}
 				size := len(it.Data)
 				if t.IsInt() {
 					size = t.Width()
@@ -203,7 +208,7 @@ func parseValue(ns, key string, t nvs.Type, value string, raw []byte, fromFile b
 		s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 		n, ok := new(big.Int).SetString(s, 0)
 		if !ok {
-			return nvs.Item{}, usagef("%q is not an integer", s)
+			return nvs.Item{}, usagef("%s is not an integer", clip.Quote(s))
 		}
 		lo, hi := t.IntRange()
 		if n.Cmp(big.NewInt(lo)) < 0 || n.Cmp(new(big.Int).SetUint64(hi)) > 0 {
@@ -252,10 +257,10 @@ an error that lists the namespace's keys, and nothing is written.
   nvskit rm nvs.bin wifi --all -o clean.bin`,
 		Args: func(c *cobra.Command, args []string) error {
 			if all && len(args) != 2 {
-				return usagef("rm --all needs IMAGE NAMESPACE")
+				return argCountError(c, len(args), "with --all, give IMAGE NAMESPACE")
 			}
 			if !all && len(args) != 3 {
-				return usagef("rm needs IMAGE NAMESPACE KEY, or IMAGE NAMESPACE --all")
+				return argCountError(c, len(args), "")
 			}
 			return nil
 		},

@@ -47,9 +47,12 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 			var err error
 			if image != "" {
 				if len(args) != 1 {
-					return usagef("with --image, give only OUTPUT.bin")
+					return argCountError(c, len(args), "with --image, give only OUTPUT.bin")
 				}
 				if plain, err = readImageFile(env, image); err != nil {
+					return err
+				}
+				if err := recognizeImage(image, plain, false, false); err != nil {
 					return err
 				}
 				if im, err := nvs.Parse(plain); err == nil && im.LooksEncrypted {
@@ -58,15 +61,16 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				job = &genJob{env: env, output: outPath(env, f.outdir, args[0]), inputs: []string{image}}
 			} else {
 				if len(args) < 2 {
-					return usagef("need INPUT.csv OUTPUT.bin SIZE")
+					return argCountError(c, len(args), "")
 				}
-				inputs, output, size, err := pf.splitArgs(env, args)
+				inputs, output, size, err := pf.splitArgs(c, env, args)
 				if err != nil {
 					return err
 				}
 				if job, err = f.prepare(env, inputs, output, size); err != nil {
 					return err
 				}
+				job.sizeFrom = pf.partitionSource()
 			}
 			if job.opts, err = of.options(); err != nil {
 				return err

@@ -149,6 +149,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err := nvs.CheckSize(size); err != nil {
 		return usageError{err}
 	}
+	warnLargeSize(env, size)
 	if f.version != 1 && f.version != 2 {
 		return usagef("--version %d: must be 1 or 2", f.version)
 	}
@@ -205,6 +206,9 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	cfg, err := nvscsv.ParseMfgConfig(confName, bytes.NewReader(confData))
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
 	}
 	gen, err := mfg.New(cfg, opts)
 	if err != nil {

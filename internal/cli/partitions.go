@@ -177,7 +177,7 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 			_ = verify
 			args := c.Flags().Args()
 			if len(args) < 1 || len(args) > 2 {
-				return usagef("convert takes INPUT and an optional OUTPUT, got %d arguments", len(args))
+				return argCountError(c, len(args), "")
 			}
 			opts, err := f.options(env)
 			if err != nil {

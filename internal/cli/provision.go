@@ -118,7 +118,8 @@ func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partit
 	if err := nvs.CheckSize(int(p.Size)); err != nil {
 		return nil, fmt.Errorf("partition %q: %w", p.Name, err)
 	}
-	j := &genJob{env: env, inputs: inputs, size: int(p.Size), version: nvs.Version(gf.version), baseDir: env.Path(gf.baseDir)}
+	j := &genJob{env: env, inputs: inputs, size: int(p.Size), version: nvs.Version(gf.version), baseDir: env.Path(gf.baseDir),
+		sizeFrom: fmt.Sprintf("partition %q in the partition table", p.Name)}
 	img, err := j.build()
 	if err != nil {
 		return nil, err

@@ -115,6 +115,12 @@ and needs no Python and no ESP-IDF install.`,
 		newEncryptFlashDataCmd(env),
 		newDecryptFlashDataCmd(env),
 	)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "set", "rm", "decrypt":
+			ensureForceFlag(c) // they refuse what is not an NVS image unless --force
+		}
+	}
 	markUsageErrors(root)
 	return root
 }
@@ -167,12 +173,16 @@ func Run(args []string, env Env) int {
 }
 
 // markUsageErrors makes the argument-count errors of c and its subcommands usage errors
-// (exit 2), like flag errors.
+// (exit 2), like flag errors, all in the one wording of argCountError.
 func markUsageErrors(c *cobra.Command) {
 	if check := c.Args; check != nil {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := check(cmd, args); err != nil {
-				return usageError{err}
+				var ae argsError
+				if errors.As(err, &ae) {
+					return err // the command's own check, already in the one wording
+				}
+				return argCountError(cmd, len(args), "")
 			}
 			return nil
 		}
