@@ -338,6 +338,9 @@ func TestFlashChecksDataKind(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "nvs.csv"), []byte("key,type,encoding,value\nstorage,namespace,,\nwifi_ssid,data,string,MyNet\n"), 0o644)
 	csvPage := append([]byte("key,type,encoding,value\n"), bytes.Repeat([]byte{0xFF}, 0x1000-24)...)
 	os.WriteFile(filepath.Join(dir, "csv-page.bin"), csvPage, 0o644)
+	damaged := append([]byte(nil), goldenImage(t)...)
+	damaged[0x1000+9] ^= 1 // page 1's header, under its CRC
+	os.WriteFile(filepath.Join(dir, "damaged.bin"), damaged, 0o644)
 	badKeys := mustRead(t, filepath.Join(enc, "nvs_keys.bin"))
 	badKeys[3] ^= 1
 	os.WriteFile(filepath.Join(dir, "badkeys.bin"), badKeys, 0o644)
@@ -355,6 +358,7 @@ func TestFlashChecksDataKind(t *testing.T) {
 		{"keys.bin", "nvs", false, "not an NVS partition image"},
 		{"nvs-page.bin", "nvs_keys", false, "not an nvs_keys partition image"},
 		{"badkeys.bin", "nvs_keys", false, "CRC"},
+		{"damaged.bin", "nvs", false, "damaged page"},
 	}
 	// --offset at the start of an NVS partition of the device's table is checked too.
 	p, sim := simPort(t, loadersim.Config{Chip: "esp32c3"}, false)

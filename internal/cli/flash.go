@@ -168,6 +168,10 @@ func dataKind(img []byte, name string, p *partition.Partition) error {
 	}
 	switch p.SubType {
 	case partition.SubtypeNVS:
+		if err := nvs.Recognize(img); err != nil {
+			return refuse("%s is not an NVS partition image (%v), and partition %q is data/nvs; write an image made by nvskit generate, encrypt or mfg", name, err, p.Name)
+		}
+		// An NVS image with damaged pages: the device would treat them as corrupt and erase them.
 		im, err := nvs.Parse(img)
 		if err != nil {
 			return refuse("%s is not an NVS partition image (%v), and partition %q is data/nvs", name, err, p.Name)
@@ -175,7 +179,7 @@ func dataKind(img []byte, name string, p *partition.Partition) error {
 		for _, f := range im.Findings {
 			blankHeader := f.Code == "corrupt-page" && im.Pages[f.Page].State == nvs.PageEmpty
 			if f.Code == "header-crc" || f.Code == "page-state" || blankHeader {
-				return refuse("%s is not an NVS partition image (page %d: %s), and partition %q is data/nvs; write an image made by nvskit generate, encrypt or mfg", name, f.Page, f.Message, p.Name)
+				return refuse("%s is an NVS image with a damaged page (page %d: %s), which the device would erase; partition %q is data/nvs", name, f.Page, f.Message, p.Name)
 			}
 		}
 	case partition.SubtypeNVSKeys:
