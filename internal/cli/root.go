@@ -93,6 +93,7 @@ var subcommands = []struct {
 	{"ports", newPortsCmd},
 	{"simulate", newSimulateCmd},
 	{"provision", newProvisionCmd},
+	{"doctor", newDoctorCmd},
 	{"inspect", newInspectCmd},
 	{"check", newCheckCmd},
 	{"get", newGetCmd},
