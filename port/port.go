@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"net"
 	"runtime"
-	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
-	"go.bug.st/serial/enumerator"
 )
 
 // Port is an open connection to a chip: a serial device or a TCP socket.
@@ -45,15 +44,31 @@ const DefaultBaud = 115200
 // SocketPrefix marks a TCP port name: socket://HOST:PORT.
 const SocketPrefix = "socket://"
 
+// RFC2217Prefix marks an RFC 2217 (Telnet COM port control) port name, which nvskit does not
+// support: Open refuses it with ErrRFC2217.
+const RFC2217Prefix = "rfc2217://"
+
+// ErrRFC2217: an rfc2217:// port was given.
+var ErrRFC2217 = errors.New("rfc2217:// ports are not supported; run the bridge in raw TCP mode (ser2net: \"raw\" or \"accepter: tcp\" without telnet) and use socket://HOST:PORT, with the chip put in download mode by hand, or run nvskit on the machine the board is plugged into")
+
+// ErrRefused: nothing listens at a socket:// address.
+var ErrRefused = errors.New("connection refused")
+
 // Open opens name: "socket://HOST:PORT" for TCP, otherwise a serial device (COM3,
 // /dev/ttyUSB0) at baud (DefaultBaud if 0), 8N1, no flow control.
 func Open(name string, baud int) (Port, error) {
 	if baud <= 0 {
 		baud = DefaultBaud
 	}
+	if strings.HasPrefix(strings.ToLower(name), RFC2217Prefix) {
+		return nil, fmt.Errorf("%s: %w", name, ErrRFC2217)
+	}
 	if strings.HasPrefix(name, SocketPrefix) {
 		addr := strings.TrimPrefix(name, SocketPrefix)
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%s: %w: nothing listens there; is nvskit simulate (or the serial-to-TCP bridge) running on that address?", name, ErrRefused)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -107,36 +122,6 @@ func listHint() string {
 		n = append(n, p.Name)
 	}
 	return "; available: " + strings.Join(n, ", ")
-}
-
-// Info describes a serial port found by List.
-type Info struct {
-	Name    string
-	USB     bool
-	VID     string // USB vendor id, hex, when USB
-	PID     string // USB product id, hex, when USB
-	Serial  string
-	Product string
-}
-
-// USBJTAG reports whether the port is an ESP chip's built-in USB-Serial/JTAG (VID 303A, PID 1001),
-// which needs its own reset sequence.
-func (i Info) USBJTAG() bool {
-	return strings.EqualFold(i.VID, "303a") && strings.EqualFold(i.PID, "1001")
-}
-
-// List returns the serial ports of this machine, sorted by name.
-func List() ([]Info, error) {
-	ds, err := enumerator.GetDetailedPortsList()
-	if err != nil {
-		return nil, err
-	}
-	var out []Info
-	for _, d := range ds {
-		out = append(out, Info{Name: d.Name, USB: d.IsUSB, VID: d.VID, PID: d.PID, Serial: d.SerialNumber, Product: d.Product})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }
 
 // Lookup returns the Info of the named port, if List finds it.

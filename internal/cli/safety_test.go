@@ -94,7 +94,7 @@ var writers = []writer{
 // notWriters are the commands that write no file, and those whose file is their job's storage.
 var notWriters = map[string]string{
 	"check": "", "inspect": "", "keys check": "", "partitions show": "", "partitions check": "",
-	"flash": "", "erase": "", "device info": "", "ports": "", "completion": "", "help": "",
+	"flash": "", "erase": "", "device info": "", "doctor": "", "ports": "", "completion": "", "help": "",
 	"completion bash": "", "completion zsh": "", "completion fish": "", "completion powershell": "",
 	"simulate": "its --flash file is the simulated chip's flash, updated as the chip would; tested with simulate",
 }
