@@ -56,7 +56,10 @@ keys with flash --encrypt) and a range that is not a known partition. Give
 					return err
 				}
 			}
-			if err := d.l.EraseRegion(t.off, int(t.size)); err != nil {
+			done := env.writing(fmt.Sprintf("%s may be partly erased; erase it again", t))
+			err = d.l.EraseRegion(t.off, int(t.size))
+			done()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "Erased %s\n", t)

@@ -259,7 +259,9 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 	}
 	bar := newProgress(env, "Writing")
 	start := time.Now()
+	done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
 	res, err := d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
+	done()
 	bar.finish()
 	if err != nil && env.ctx().Err() != nil {
 		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}

@@ -195,7 +195,9 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 		if key != nil {
 			opt.Expected = key.encrypt
 		}
+		done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
 		res, err := d.l.WriteFlashEncrypted(t.off, img, opt)
+		done()
 		bar.finish()
 		if err != nil && env.ctx().Err() != nil {
 			return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
@@ -229,7 +231,9 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 	if err != nil {
 		return err
 	}
+	done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
 	res, err := d.l.WriteFlash(t.off, ct, esploader.WriteOptions{Progress: bar.update})
+	done()
 	bar.finish()
 	if err != nil && env.ctx().Err() != nil {
 		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}

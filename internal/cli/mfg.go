@@ -298,7 +298,9 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 		runErr = ctx.Err() // interrupted after the last device: commit nothing
 	}
 	if runErr == nil {
+		done := env.writing(fmt.Sprintf("the commit into %s had begun; the next nvskit mfg run into that folder finishes it", f.outdir))
 		runErr = out.Commit()
+		done()
 	}
 	elapsed := time.Since(start).Seconds()
 	c := out.Counts()
