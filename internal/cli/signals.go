@@ -23,7 +23,7 @@ const watchAfter = 5 * time.Millisecond
 // Main runs nvskit as a program: with the process's standard streams and arguments, and
 // stopped by SIGINT or SIGTERM. A signal cancels the run's context; the command stops, removes
 // its temporary and new files, and nvskit exits 130 (SIGINT) or 143 (SIGTERM) with
-// "interrupted; nothing was written". A command that does not stop within a second, or a
+// "interrupted; nothing was written" (or what the interrupted step leaves behind). A command that does not stop within a second, or a
 // second signal, ends the process at once after the same clean-up.
 //
 // The command runs on the calling goroutine, and Main returns only to exit: the signals stay
@@ -31,21 +31,22 @@ const watchAfter = 5 * time.Millisecond
 func Main(args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	made := new(fsutil.Made)
-	ctx := newStopContext(sigs, watchAfter, func(sig os.Signal) {
-		fsutil.RemoveTemps()
-		made.Undo()
-		fmt.Fprintln(os.Stderr, "nvskit: interrupted; nothing was written")
-		os.Exit(Interrupt{Signal: sig}.ExitCode())
-	})
 	env := Env{
 		Stdin:    os.Stdin,
 		Stdout:   os.Stdout,
 		Stderr:   os.Stderr,
 		Terminal: IsTerminal(os.Stderr),
-		Context:  ctx,
-		made:     made,
+		made:     new(fsutil.Made),
+		note:     newNote(),
 	}
+	made, note := env.made, env.note
+	ctx := newStopContext(sigs, watchAfter, func(sig os.Signal) {
+		fsutil.RemoveTemps()
+		made.Undo()
+		fmt.Fprintln(os.Stderr, "nvskit:", (&Env{note: note}).interruptMessage())
+		os.Exit(Interrupt{Signal: sig}.ExitCode())
+	})
+	env.Context = ctx
 	code := Run(args, env)
 	ctx.finish()
 	return code
