@@ -32,7 +32,7 @@ func defaultTable() []byte {
 }
 
 func newSimulateCmd(env *Env) *cobra.Command {
-	var chip, flash, flashSize, listen string
+	var chip, flash, flashSize, listen, mac string
 	var baud, sessions int
 	var encryption, remote, blank bool
 	c := &cobra.Command{
@@ -47,6 +47,7 @@ phy_init; a 1 MiB factory app) unless --blank is given.
 Chips: ` + strings.Join(loadersim.ChipNames(), ", ") + `.
 It listens on loopback addresses only, unless --allow-remote is given.`,
 		Example: `  nvskit simulate --chip esp32 --flash flash.bin --listen 127.0.0.1:5555
+  nvskit simulate --chip esp32s3 --mac 02:00:00:00:00:01 --listen 127.0.0.1:5556
   nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -66,6 +67,13 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 				size = int(n)
 			}
 			cfg := loadersim.Config{Chip: chip, FlashSize: size, Baud: baud, FlashEncryption: encryption}
+			if mac != "" {
+				hw, err := net.ParseMAC(mac)
+				if err != nil || len(hw) != 6 {
+					return usagef("--mac %q: give 6 bytes, e.g. 02:00:00:00:00:01", mac)
+				}
+				cfg.MAC = hw
+			}
 			if flash != "" {
 				cfg.File = env.Path(flash)
 				if st, err := os.Stat(cfg.File); err == nil && flashSize == "" && st.Size() > int64(size) {
@@ -112,6 +120,7 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 	c.Flags().StringVar(&flash, "flash", "", "file holding the flash content (created if missing); default: in memory")
 	c.Flags().StringVar(&flashSize, "flash-size", "", "flash size, 1MB..128MB (default 4MB, or the file's size)")
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:5555", "address to listen on")
+	c.Flags().StringVar(&mac, "mac", "", "the chip's base MAC, e.g. 02:00:00:00:00:01 (default: one derived from the chip type)")
 	c.Flags().IntVar(&baud, "baud", 0, "emulate a UART at this baud rate (0: as fast as the socket)")
 	c.Flags().BoolVar(&encryption, "flash-encryption", false, "report flash encryption on (chips that report security info)")
 	c.Flags().BoolVar(&remote, "allow-remote", false, "allow a non-loopback --listen address")
