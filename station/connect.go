@@ -72,7 +72,9 @@ func (d *LoaderDevice) MAC() (net.HardwareAddr, error) { return d.L.MAC() }
 func (d *LoaderDevice) FlashEncryption() (bool, error) { return d.L.FlashEncryption() }
 
 // ReadFlash reads n bytes at off.
-func (d *LoaderDevice) ReadFlash(off uint32, n int) ([]byte, error) { return d.L.ReadFlash(off, n, nil) }
+func (d *LoaderDevice) ReadFlash(off uint32, n int) ([]byte, error) {
+	return d.L.ReadFlash(off, n, nil)
+}
 
 // WriteFlash writes and verifies data at off.
 func (d *LoaderDevice) WriteFlash(off uint32, data []byte, progress func(done, total int)) error {

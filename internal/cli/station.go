@@ -260,13 +260,13 @@ func runStation(env *Env, f *stationFlags) error {
 // stationView renders station events: a live view of one line per port on a terminal, one
 // JSON object per event with --json, else one line per finished device.
 type stationView struct {
-	env                                  *Env
-	json                                 bool
-	enc                                  *json.Encoder
-	p                                    *mpb.Progress
-	mu                                   sync.Mutex
-	bars                                 map[string]*mpb.Bar
-	status                               map[string]string
+	env                                   *Env
+	json                                  bool
+	enc                                   *json.Encoder
+	p                                     *mpb.Progress
+	mu                                    sync.Mutex
+	bars                                  map[string]*mpb.Bar
+	status                                map[string]string
 	provisioned, already, failed, refused int
 }
 
