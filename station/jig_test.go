@@ -55,21 +55,33 @@ type device struct {
 	mac   string
 	sim   *loadersim.Sim
 	leave bool   // the station is done with it: the operator takes it off the jig
-	flash []byte // its flash once it left the jig
+	part  []byte // its fctry partition once it left the jig
+	// make, if not nil, makes the simulator when the device is put on the jig.
+	make func() *loadersim.Sim
 }
 
 func newDevice(t testing.TB, chip, mac string, tbl []byte, fe bool) *device {
+	t.Helper()
+	d := lazyDevice(t, chip, mac, tbl, fe)
+	d.sim, d.make = d.make(), nil
+	return d
+}
+
+// lazyDevice is a device whose simulator is made when it is put on a jig.
+func lazyDevice(t testing.TB, chip, mac string, tbl []byte, fe bool) *device {
 	t.Helper()
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := loadersim.New(loadersim.Config{Chip: chip, FlashSize: flashSize, MAC: hw, NoBanner: true, FlashEncryption: fe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.SetFlash(partition.DefaultOffset, tbl)
-	return &device{mac: hw.String(), sim: sim}
+	return &device{mac: hw.String(), make: func() *loadersim.Sim {
+		sim, err := loadersim.New(loadersim.Config{Chip: chip, FlashSize: flashSize, MAC: hw, NoBanner: true, FlashEncryption: fe})
+		if err != nil {
+			panic(err)
+		}
+		sim.SetFlash(partition.DefaultOffset, tbl)
+		return sim
+	}}
 }
 
 // jig is one port: a TCP listener that serves the device on it, and takes the next device
@@ -123,13 +135,16 @@ func (j *jig) serve() {
 // rotate takes a finished device off the jig and puts the next one on.
 func (j *jig) rotate() {
 	if j.cur != nil && j.cur.leave {
-		j.cur.flash = j.cur.sim.Flash()[:0x20000]
+		j.cur.part = j.cur.sim.Flash()[fctryOff : fctryOff+fctrySize]
 		j.cur.sim = nil
 		j.gone = append(j.gone, j.cur)
 		j.cur = nil
 	}
 	if j.cur == nil && len(j.queue) > 0 {
 		j.cur, j.queue = j.queue[0], j.queue[1:]
+		if j.cur.sim == nil && j.cur.make != nil {
+			j.cur.sim = j.cur.make()
+		}
 	}
 }
 

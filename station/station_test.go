@@ -94,6 +94,11 @@ func (ln *line) run(t *testing.T, opts station.Options, jigs ...*jig) error {
 // checkDevice checks that the flash holds the image the ledger records for its MAC, with the
 // identity's serial and a certificate for it whose fingerprint the ledger has.
 func checkDevice(t *testing.T, l ledger.Ledger, flash []byte, mac string, keys *nvs.Keys) *ledger.Identity {
+	return checkPart(t, l, flash[fctryOff:fctryOff+fctrySize], mac, keys)
+}
+
+// checkPart is checkDevice on the fctry partition's bytes.
+func checkPart(t *testing.T, l ledger.Ledger, part []byte, mac string, keys *nvs.Keys) *ledger.Identity {
 	t.Helper()
 	id, err := l.Get(context.Background(), mac)
 	if err != nil {
@@ -102,7 +107,6 @@ func checkDevice(t *testing.T, l ledger.Ledger, flash []byte, mac string, keys *
 	if id.State != ledger.Provisioned || !id.Verified {
 		t.Fatalf("%s: %s is %s (verified %v): %s", mac, id.ID, id.State, id.Verified, id.Error)
 	}
-	part := flash[fctryOff : fctryOff+fctrySize]
 	if sum := sha256.Sum256(part); hex.EncodeToString(sum[:]) != id.ImageSHA256 {
 		t.Fatalf("%s: the flash's image is not the one the ledger records for %s", mac, id.ID)
 	}
