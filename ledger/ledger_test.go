@@ -57,7 +57,9 @@ func serials(from, n int) []NewIdentity {
 	return ids
 }
 
-func mac(i int) string { return fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", i>>24&0xFF, i>>16&0xFF, i>>8&0xFF, i&0xFF) }
+func mac(i int) string {
+	return fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", i>>24&0xFF, i>>16&0xFF, i>>8&0xFF, i&0xFF)
+}
 
 func TestInitIsIdempotentAndRequired(t *testing.T) {
 	ctx := context.Background()

@@ -31,7 +31,7 @@ type line struct {
 	events []station.Event
 }
 
-func newLine(t *testing.T, n int) *line {
+func newLine(t testing.TB, n int) *line {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
