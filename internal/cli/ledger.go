@@ -1,3 +1,5 @@
+//go:build !nofactory
+
 package cli
 
 import (

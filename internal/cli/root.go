@@ -82,8 +82,6 @@ and needs no Python and no ESP-IDF install.`,
 		newKeysCmd(env),
 		newPartitionsCmd(env),
 		newMfgCmd(env),
-		newLedgerCmd(env),
-		newStationCmd(env),
 		newFlashCmd(env),
 		newReadCmd(env),
 		newEraseCmd(env),
@@ -98,6 +96,7 @@ and needs no Python and no ESP-IDF install.`,
 		newSetCmd(env),
 		newRmCmd(env),
 	)
+	root.AddCommand(factoryCmds(env)...)
 	markUsageErrors(root)
 	return root
 }
