@@ -46,6 +46,15 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 		if _, err := os.Stat(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
 		}
+		// The ledger holds the VALUES rows: readable by its owner only. SQLite gives its
+		// -wal and -shm files the database file's permissions.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if f != nil {
+			f.Close()
+		}
 	case err != nil:
 		return nil, err
 	case st.IsDir():
@@ -65,10 +74,6 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	if create {
-		// Ledgers hold the map from chips to identities: readable by their owner only.
-		os.Chmod(path, 0o600)
 	}
 	return &sqliteLedger{&store{db: db, d: sqliteDialect, now: time.Now}}, nil
 }

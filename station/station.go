@@ -250,7 +250,10 @@ func (s *Station) port(ctx context.Context, name string) error {
 		out := p.device(ctx, dev, mac)
 		dev.Reset()
 		dev.Close()
-		if out.retry {
+		if out.exhausted && s.opts.Once {
+			return out.err
+		}
+		if out.retry || out.exhausted {
 			sleep(ctx, s.opts.Poll)
 			continue
 		}
@@ -277,6 +280,8 @@ type portState struct {
 	s        *Station
 	name     string
 	builders map[int]*mfg.DeviceBuilder
+	// exhausted: the last claim found no identity (reported once until one is claimed).
+	exhausted bool
 }
 
 // outcome is how a device ended.
@@ -284,6 +289,8 @@ type outcome struct {
 	id    string
 	err   error // why it was not provisioned
 	retry bool  // a problem not of the device (the ledger): try the same device again
+	// exhausted: no identity was left; the device is tried again (identities may be added)
+	exhausted bool
 }
 
 // device does everything for one connected chip. ctx is only consulted before the claim: a
@@ -359,11 +366,15 @@ func (p *portState) device(ctx context.Context, dev Device, mac string) outcome 
 	lctx := context.WithoutCancel(ctx)
 	id, err := s.opts.Ledger.Claim(lctx, ledger.ClaimRequest{MAC: mac, Chip: chip, Station: s.opts.Station, Port: p.name})
 	if errors.Is(err, ledger.ErrExhausted) {
-		e := ev(KindExhausted)
-		e.Error = err.Error()
-		s.emit(e)
-		return outcome{err: err}
+		if !p.exhausted {
+			e := ev(KindExhausted)
+			e.Error = err.Error()
+			s.emit(e)
+		}
+		p.exhausted = true
+		return outcome{err: err, exhausted: true}
 	}
+	p.exhausted = false
 	if err != nil {
 		e := ev(KindError)
 		e.Error = "claiming an identity: " + err.Error()

@@ -278,3 +278,53 @@ func mustMAC(s string) []byte {
 	b, _ := hex.DecodeString(strings.ReplaceAll(hw, ":", ""))
 	return b
 }
+
+// TestExhaustedWaitsForIdentities: with no identity left the device waits on its jig, and is
+// provisioned once identities are added.
+func TestExhaustedWaitsForIdentities(t *testing.T) {
+	ln := newLine(t, 1)
+	tbl := table(t, false)
+	a := newDevice(t, "esp32s3", "02:00:00:00:01:01", tbl, false)
+	if err := ln.run(t, station.Options{}, newJig(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	b := newDevice(t, "esp32s3", "02:00:00:00:01:02", tbl, false)
+	if err := ln.run(t, station.Options{}, newJig(t, b)); !errors.Is(err, ledger.ErrExhausted) {
+		t.Fatalf("--once with no identity left: %v", err)
+	}
+	// Without Once the station keeps trying; the identity added meanwhile is claimed.
+	j := newJig(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := station.New(station.Options{Ledger: ln.l, Config: ln.cfg, Partition: "fctry", Chip: "esp32s3", Station: "t",
+		Ports: []string{j.port()}, Poll: 10 * time.Millisecond, Mfg: mfg.Options{Issuer: ln.issuer},
+		Connect: station.DialLoader(station.LoaderOptions{}),
+		Events: func(e station.Event) {
+			if e.Kind == station.KindDone {
+				cancel()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { s.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	time.Sleep(100 * time.Millisecond)
+	if err := ln.l.Add(context.Background(), []ledger.NewIdentity{{ID: "SN999", Row: ledger.Row{{Key: "serial", Value: "SN999"}, {Key: "model", Value: "M"}}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if id, err := ln.l.Get(context.Background(), b.mac); err == nil && id.State == ledger.Provisioned {
+			if id.ID != "SN999" {
+				t.Fatalf("got %s", id.ID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting device was not provisioned after identities were added")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
