@@ -333,12 +333,12 @@ func (v *stationView) event(e station.Event) {
 	switch e.Kind {
 	case station.KindWriting:
 		if e.Total > 0 {
-			b.SetCurrent(int64(e.Done * 100 / e.Total))
+			b.SetCurrent(int64(min(e.Done*100/e.Total, 99))) // at 100 the bar would complete and stop drawing
 		}
 	case station.KindConnected, station.KindWaiting:
 		b.SetCurrent(0)
 	case station.KindProvisioned:
-		b.SetCurrent(99) // a bar at 100 would complete and stop drawing
+		b.SetCurrent(99)
 	}
 }
 
@@ -379,8 +379,9 @@ func (v *stationView) close() {
 	if v.p == nil {
 		return
 	}
+	// Completing the bars draws their last state once more, and ends the view.
 	for _, b := range v.bars {
-		b.Abort(false)
+		b.SetTotal(-1, true)
 	}
 	v.p.Wait()
 }
