@@ -54,7 +54,7 @@ const (
 	esp32RTCCaliCfg1 = 0x3FF5F06C
 )
 
-// Chips lists the chips nvskit supports, in the order of the list.
+// Chips lists the chips nvskit supports: the ESP32, then the later chips by series (S, C, H, P).
 var Chips = []Chip{
 	{Name: "ESP32", Magic: 0x00F01D83, MACReg: esp32EfuseMAC1, SPIBase: 0x3FF42000, SPIUsr: 0x1C, SPIUsr1: 0x20, SPIUsr2: 0x24, SPIMOSIDLen: 0x28, SPIMISODLen: 0x2C, SPIW0: 0x80, BootloaderOffset: 0x1000, BeginWords: 4},
 	{Name: "ESP32-S2", Magic: 0x000007C6, MACReg: 0x3F41A044, SPIBase: 0x3F402000, BootloaderOffset: 0x1000, BeginWords: 5, SecurityInfo: true},

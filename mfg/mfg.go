@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
 )
@@ -120,7 +121,7 @@ func (e *RowError) Error() string {
 	if errors.As(e.Err, &ce) {
 		msg = ce.Msg
 		if ce.Key != "" {
-			msg = strings.TrimPrefix(msg, fmt.Sprintf("key %q: ", ce.Key))
+			msg = strings.TrimPrefix(msg, nvscsv.KeyPrefix(ce.Key))
 		}
 	}
 	if e.Column > 0 {
@@ -195,7 +196,7 @@ func New(cfg *nvscsv.MfgConfig, opts Options) (*Generator, error) {
 // checkID refuses file ids that cannot be a file name.
 func checkID(id string) error {
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\\x00") || id != filepath.Base(id) {
-		return fmt.Errorf("%q: %w", id, ErrBadID)
+		return fmt.Errorf("%s: %w", clip.Quote(id), ErrBadID)
 	}
 	return nil
 }
@@ -258,7 +259,7 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 				k := maphash.String(seed, row.ID)
 				if prev, dup := seen.add(k, int32(row.Row)); dup {
 					d.Err = &RowError{File: name, Line: row.Line, Column: vr.FileIDColumn(), Key: g.opts.FileID,
-						Err: fmt.Errorf("%w %q: device row %d has it too", ErrDuplicateID, row.ID, prev)}
+						Err: fmt.Errorf("%w %s: device row %d has it too", ErrDuplicateID, clip.Quote(row.ID), prev)}
 				}
 			}
 			if d.Err != nil {

@@ -29,22 +29,41 @@ func (e *SizeError) MinSize() int {
 	return n
 }
 
-// Error says how many pages the data needs and which size would hold it.
+// MinReadOnlySize returns the smallest read-only partition size that holds the data (a
+// read-only partition has no reserved page), or 0 when the data needs more pages than a
+// read-only partition may have (it is below MinSize).
+func (e *SizeError) MinReadOnlySize() int {
+	if n := e.PagesNeeded * PageSize; n < MinSize {
+		return n
+	}
+	return 0
+}
+
+// Error says how many pages the data needs and which sizes would hold it: the read/write
+// minimum and, when there is one, the read-only minimum.
 func (e *SizeError) Error() string {
 	more := e.PagesNeeded - e.PagesUsable
 	plural := "s"
 	if more == 1 {
 		plural = ""
 	}
-	return fmt.Sprintf("the data needs %d data pages but a 0x%x partition has %d (%d more page%s, %d bytes); the smallest size that fits is 0x%x",
-		e.PagesNeeded, e.Size, e.PagesUsable, more, plural, more*PageSize, e.MinSize())
+	fits := fmt.Sprintf("the smallest size that fits is 0x%x", e.MinSize())
+	if ro := e.MinReadOnlySize(); ro > 0 {
+		fits = fmt.Sprintf("the smallest size that fits is 0x%x read-only, 0x%x read/write", ro, e.MinSize())
+	}
+	return fmt.Sprintf("the data needs %d data pages but a 0x%x partition has %d (%d more page%s, %d bytes); %s",
+		e.PagesNeeded, e.Size, e.PagesUsable, more, plural, more*PageSize, fits)
 }
 
 // Unwrap lets errors.Is(err, ErrPartitionFull) match.
 func (e *SizeError) Unwrap() error { return ErrPartitionFull }
 
-// CheckSize validates a partition size: a multiple of PageSize and at least MinReadOnlySize.
+// CheckSize validates a partition size: a multiple of PageSize, at least MinReadOnlySize and
+// at most MaxSize.
 func CheckSize(size int) error {
+	if size > MaxSize {
+		return fmt.Errorf("%w 0x%x: larger than %d MiB, the largest flash of any ESP chip", ErrBadSize, size, MaxSize>>20)
+	}
 	if size < MinReadOnlySize {
 		return fmt.Errorf("%w 0x%x: read/write NVS needs at least 0x%x and read-only NVS 0x%x",
 			ErrBadSize, size, MinSize, MinReadOnlySize)

@@ -239,13 +239,20 @@ func TestStatsLargest(t *testing.T) {
 				if fits(Blob("ns", "k", make([]byte, st.LargestBlob+1))) {
 					t.Errorf("%s: LargestBlob %d, but one byte more fits too", name, st.LargestBlob)
 				}
-				if st.LargestString > 0 && !fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: make([]byte, st.LargestString)}) {
+				if st.LargestString > 0 && !fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: cString(st.LargestString)}) {
 					t.Errorf("%s: LargestString %d does not fit", name, st.LargestString)
 				}
-				if fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: make([]byte, st.LargestString+1)}) {
+				if fits(Item{Namespace: "ns", Key: "k", Type: TypeString, Data: cString(st.LargestString + 1)}) {
 					t.Errorf("%s: LargestString %d, but one byte more fits too", name, st.LargestString)
 				}
 			}
 		}
 	}
+}
+
+// cString is a string's stored bytes of n bytes in all: n-1 letters and the NUL.
+func cString(n int) []byte {
+	b := bytes.Repeat([]byte{'a'}, n)
+	b[n-1] = 0
+	return b
 }

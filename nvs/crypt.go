@@ -25,6 +25,9 @@ var (
 	// ErrWrongKeys: decryption produced entries whose CRCs fail; the image was not encrypted
 	// with these keys (or is not encrypted at all).
 	ErrWrongKeys = errors.New("this image does not decrypt with these keys")
+	// ErrNotEncrypted: the image to decrypt is a plain image (its entries have valid CRCs as
+	// they are). Errors wrapping it wrap ErrWrongKeys too.
+	ErrNotEncrypted = errors.New("the image is not encrypted")
 	// ErrHMACKeySize: an HMAC key for the HMAC-based scheme must be 32 bytes.
 	ErrHMACKeySize = errors.New("HMAC key must be 32 bytes")
 )
@@ -191,9 +194,19 @@ func Decrypt(image []byte, k Keys) ([]byte, error) {
 	}
 	good, bad := checkEntryCRCs(out)
 	if bad > 0 && good == 0 {
-		return nil, fmt.Errorf("%w (none of the %d entry headers has a valid CRC after decryption)", ErrWrongKeys, bad)
+		return nil, wrongKeys(image, bad)
 	}
 	return out, nil
+}
+
+// wrongKeys is the error for an image none of whose bad entry headers has a valid CRC after
+// decryption: ErrNotEncrypted (wrapping ErrWrongKeys too) when the image as given has valid
+// entry CRCs, a plain image; ErrWrongKeys otherwise.
+func wrongKeys(image []byte, bad int) error {
+	if good, _ := checkEntryCRCs(image); good > 0 {
+		return fmt.Errorf("%w: %d entry headers have a valid CRC as they are, none after decryption (%w)", ErrNotEncrypted, good, ErrWrongKeys)
+	}
+	return fmt.Errorf("%w (none of the %d entry headers has a valid CRC after decryption)", ErrWrongKeys, bad)
 }
 
 // checkEntryCRCs counts item headers with valid and invalid CRCs in a plain image, following

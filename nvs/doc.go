@@ -12,6 +12,10 @@
 // (device.go), checked byte for byte against images the library wrote
 // (testdata/golden/device).
 //
+// Recognize (recognize.go) tells an NVS image from other bytes (random data, a zero-filled
+// file, a CSV) before anything is read from it or written over it; an erased partition counts
+// as a valid empty image.
+//
 // The package works on bytes only: it opens no files and knows nothing of CSV or flags.
 //
 // An image is a sequence of 4096-byte pages. Each page has a 32-byte header (state, sequence

@@ -1,9 +1,11 @@
 package nvs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors for unusable images.
@@ -66,7 +68,7 @@ func NewEditor(image []byte, keys *Keys) (*Editor, error) {
 		img = append([]byte(nil), image...)
 		c.Decrypt(img)
 		if good, bad := checkEntryCRCs(img); bad > 0 && good == 0 {
-			return nil, fmt.Errorf("none of %d entry headers has a valid CRC after decryption: %w", bad, ErrWrongKeys)
+			return nil, wrongKeys(image, bad)
 		}
 	}
 	d := newDevice(img, raw, c)
@@ -109,6 +111,12 @@ func (e *Editor) open(namespace string) (uint8, error) {
 func (e *Editor) Set(it Item) error {
 	if it.Key == "" {
 		return ErrEmptyKey
+	}
+	if strings.IndexByte(it.Namespace, 0) >= 0 || strings.IndexByte(it.Key, 0) >= 0 {
+		return fmt.Errorf("namespace or key holds a NUL byte: %w", ErrNUL)
+	}
+	if n := len(it.Data); it.Type == TypeString && n > 1 && bytes.IndexByte(it.Data[:n-1], 0) >= 0 {
+		return fmt.Errorf("string has a NUL byte before its end: %w", ErrNUL)
 	}
 	ns, err := e.open(it.Namespace)
 	if err != nil {

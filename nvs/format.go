@@ -19,6 +19,11 @@ const (
 	MaxNamespaces   = 254 // user namespace indices are 1..254
 	MinSize         = 0x3000
 	MinReadOnlySize = 0x1000
+	// MaxSize is the largest partition size accepted: the largest flash of any ESP chip.
+	MaxSize = 128 << 20
+	// LargeSize is the size above which an NVS partition is unusual (a size given by mistake
+	// for the flash size, say); callers may warn.
+	LargeSize = 1 << 20
 
 	// MaxStringV1 is the longest V1 string or blob payload (62 slots), NUL included.
 	MaxStringV1 = 1984

@@ -12,46 +12,89 @@ import (
 	"github.com/nvskit/nvskit/nvs"
 )
 
-// fuzzImage turns fuzz bytes into an image: whole pages, at least three, at most 16, padded
-// with 0xFF.
-func fuzzImage(data []byte) []byte {
-	n := min(max((len(data)+nvs.PageSize-1)/nvs.PageSize, 3), 16)
-	img := bytes.Repeat([]byte{0xFF}, n*nvs.PageSize)
-	copy(img, data)
-	return img
-}
+// The image fuzz targets take small inputs and build the image from them (fuzzImage): an
+// input of whole images (kilobytes) makes the fuzzer's minimiser, which tries removing every
+// byte and every range of bytes, run for minutes after each new find, and the fuzzer then
+// seems to hang. Inputs above maxFuzzInput are ignored, so the fuzzer does not dwell on them.
+const maxFuzzInput = 256
 
-func addDeviceSeeds(f *testing.F, add func(img []byte)) {
+// maxFuzzBase is the size of the largest golden image used as a base.
+const maxFuzzBase = 0x4000
+
+// deviceBases returns the device images of the golden corpus of at most maxFuzzBase bytes
+// (images the library wrote, power-cut leftovers, the states before and after a mount), in the
+// corpus's order: fuzzImage's bases.
+func deviceBases(f *testing.F) [][]byte {
 	cases, err := golden.LoadDevice()
 	if err != nil {
 		f.Fatal(err)
 	}
+	var bases [][]byte
 	for _, c := range cases {
-		if c.Size > 0x6000 {
+		if c.Size > maxFuzzBase {
 			continue
 		}
 		for _, role := range []string{"expected", "cut", "after_mount", "start"} {
 			if b, err := c.Read(role); err == nil {
-				add(b)
+				bases = append(bases, b)
 			}
 		}
 	}
+	return bases
 }
 
-// Run the fuzz targets with -fuzzminimizetime 0 (or a few seconds): minimizing inputs of many
-// kilobytes takes the fuzzer so long that it seems to hang.
+// fuzzImage builds an image from a fuzz input. The first byte picks the base: one of bases, or
+// past their number a blank (all 0xFF) image of 3 to 6 pages. The rest are patches, each a
+// 2-byte little-endian offset (modulo the image size), a length byte (1 to 32) and that many
+// bytes, written over the base. A few hundred bytes so reach any byte of a realistic
+// multi-page image, and the minimiser has little to do.
+func fuzzImage(bases [][]byte, data []byte) []byte {
+	if len(data) == 0 {
+		return bytes.Repeat([]byte{0xFF}, 3*nvs.PageSize)
+	}
+	var img []byte
+	if i := int(data[0]); i < len(bases) {
+		img = append([]byte(nil), bases[i]...)
+	} else {
+		img = bytes.Repeat([]byte{0xFF}, (3+(i-len(bases))%4)*nvs.PageSize)
+	}
+	for p := data[1:]; len(p) >= 3; {
+		off := int(p[0]) | int(p[1])<<8
+		n := int(p[2])%32 + 1
+		p = p[3:]
+		n = min(n, len(p))
+		copy(img[off%len(img):], p[:n])
+		p = p[n:]
+	}
+	return img
+}
+
+// addBaseSeeds adds one seed per base (the base unchanged) and a few patched ones.
+func addBaseSeeds(f *testing.F, bases [][]byte, add func(data []byte)) {
+	for i := range bases {
+		add([]byte{byte(i)})
+	}
+	add([]byte{byte(len(bases))})
+	add([]byte{0, 0x40, 0x00, 3, 0x00, 0x00, 0x00, 0x20, 0x00, 1, 0x00}) // a bitmap byte and the first entry
+	add([]byte{byte(len(bases) + 1), 0x00, 0x00, 31, 0xfe, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0xfe})
+}
 
 // FuzzParse: any bytes give an image with findings or an error, never a panic or a hang;
 // the space report, stored items and an editor mount work on whatever Parse accepts.
 func FuzzParse(f *testing.F) {
-	addDeviceSeeds(f, func(img []byte) { f.Add(img) })
+	bases := deviceBases(f)
+	addBaseSeeds(f, bases, func(data []byte) { f.Add(data) })
 	f.Add([]byte{})
-	f.Add(make([]byte, 5000))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		if _, err := nvs.Parse(data); err != nil && !errors.Is(err, nvs.ErrEmptyImage) && !errors.Is(err, nvs.ErrImageSize) {
 			t.Fatalf("unexpected error: %v", err)
 		}
-		img := fuzzImage(data)
+		_ = nvs.Recognize(data)
+		img := fuzzImage(bases, data)
+		_ = nvs.Recognize(img)
 		im, err := nvs.Parse(img)
 		if err != nil {
 			t.Fatal(err)
@@ -61,7 +104,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Get(%q, %q) is nil for a listed record", r.Namespace, r.Key)
 			}
 		}
-		_ = im.Space()
+		if len(data)%4 == 1 {
+			// Space simulates writes (a few mounts): the slowest step by far, so one input in
+			// four runs it, the one-byte base seeds among them.
+			_ = im.Space()
+		}
 		_, _ = im.StoredItems()
 		if e, err := nvs.NewEditor(img, nil); err == nil {
 			_ = e.Set(nvs.Uint("fz", "k", nvs.TypeU8, 1))
@@ -76,21 +123,30 @@ func FuzzParse(f *testing.F) {
 // hold exactly what the operations stored (the device's last-write-wins semantics); from any
 // other image nothing may panic or hang.
 func FuzzEditor(f *testing.F) {
+	bases := deviceBases(f)
 	f.Add([]byte{}, []byte{0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
 	f.Add([]byte{}, bytes.Repeat([]byte{0, 1, 2, 200, 3, 4, 40, 5, 6, 7}, 40))
-	addDeviceSeeds(f, func(img []byte) { f.Add(img, []byte{1, 7, 5, 3, 9, 200, 100, 2, 8}) })
-	f.Fuzz(runEditorOps)
+	addBaseSeeds(f, bases, func(data []byte) { f.Add(data, []byte{1, 7, 5, 3, 9, 200, 100, 2, 8}) })
+	f.Fuzz(func(t *testing.T, data, ops []byte) {
+		if len(data) > maxFuzzInput || len(ops) > maxFuzzOps {
+			return
+		}
+		runEditorOps(t, bases, data, ops)
+	})
 }
 
+// maxFuzzOps caps FuzzEditor's operations input: 1 + 4 bytes per operation, 100 operations.
+const maxFuzzOps = 401
+
 // runEditorOps is FuzzEditor's body.
-func runEditorOps(t *testing.T, data, ops []byte) {
+func runEditorOps(t *testing.T, bases [][]byte, data, ops []byte) {
 	{
 		blank := len(ops) > 0 && ops[0]%4 == 0
 		var img []byte
 		if blank {
 			img = bytes.Repeat([]byte{0xFF}, (3+int(ops[0]/4)%5)*nvs.PageSize)
 		} else {
-			img = fuzzImage(data)
+			img = fuzzImage(bases, data)
 		}
 		e, err := nvs.NewEditor(img, nil)
 		if err != nil {
@@ -194,7 +250,8 @@ func runEditorOps(t *testing.T, data, ops []byte) {
 }
 
 // TestWriteFuzzSeeds writes the seed corpus files under testdata/fuzz when NVSKIT_WRITE_SEEDS
-// is set (they are committed; the f.Add seeds above cover the same images).
+// is set (they are committed; the f.Add seeds above cover the same images). Each seed picks a
+// golden device image as fuzzImage's base, unchanged and with a patch over its first entries.
 func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("NVSKIT_WRITE_SEEDS") == "" {
 		t.Skip("set NVSKIT_WRITE_SEEDS=1 to rewrite the seed corpus")
@@ -203,27 +260,35 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	idx := 0 // the base index, counted as deviceBases counts
 	for _, c := range cases {
-		switch c.Name {
-		case "mixed_reboots_0x4000", "powercut_raw_blob_orphans_0x5000", "powercut_raw_gc_freeing_0x3000", "partition_full_0x3000":
-		default:
+		if c.Size > maxFuzzBase {
 			continue
 		}
-		b, err := c.Read("expected")
-		if err != nil {
-			t.Fatal(err)
+		first := idx
+		for _, role := range []string{"expected", "cut", "after_mount", "start"} {
+			if _, err := c.Read(role); err == nil {
+				idx++
+			}
+		}
+		switch c.Name {
+		case "mixed_reboots_0x4000", "powercut_raw_gc_freeing_0x3000", "partition_full_0x3000":
+		default:
+			continue
 		}
 		for _, target := range []string{"FuzzParse", "FuzzEditor"} {
 			dir := filepath.Join("testdata", "fuzz", target)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-			if target == "FuzzEditor" {
-				body += "[]byte(\"\\x01\\x00\\x01\\x05\\x09\\x02\\x03\\x07\\x05\\x00\\x00\\x00\")\n"
-			}
-			if err := os.WriteFile(filepath.Join(dir, c.Name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
+			for k, data := range [][]byte{{byte(first)}, {byte(first), 0x60, 0x00, 4, 0x01, 0x21, 0x02, 0xff}} {
+				body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+				if target == "FuzzEditor" {
+					body += "[]byte(\"\\x01\\x00\\x01\\x05\\x09\\x02\\x03\\x07\\x05\\x00\\x00\\x00\")\n"
+				}
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d", c.Name, k)), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}

@@ -1,20 +1,27 @@
 package nvs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/nvskit/nvskit/internal/clip"
 )
 
 // Sentinel errors of the builder. Errors returned by Builder.Add and Builder.Image wrap these,
 // so callers can branch with errors.Is.
 var (
-	ErrKeyTooLong         = errors.New("key too long")
-	ErrEmptyKey           = errors.New("key is empty")
-	ErrNoNamespace        = errors.New("item has no namespace")
-	ErrTooManyNamespaces  = errors.New("too many namespaces")
-	ErrValueRange         = errors.New("value out of range for its type")
-	ErrValueTooLong       = errors.New("value too long")
-	ErrBadType            = errors.New("unsupported item type")
+	ErrKeyTooLong        = errors.New("key too long")
+	ErrEmptyKey          = errors.New("key is empty")
+	ErrNoNamespace       = errors.New("item has no namespace")
+	ErrTooManyNamespaces = errors.New("too many namespaces")
+	ErrValueRange        = errors.New("value out of range for its type")
+	ErrValueTooLong      = errors.New("value too long")
+	ErrBadType           = errors.New("unsupported item type")
+	// ErrNUL: a namespace, key or string holds a NUL byte; the device reads names and strings
+	// only up to the first NUL.
+	ErrNUL                = errors.New("NUL byte inside a name or string")
 	ErrBadSize            = errors.New("bad partition size")
 	ErrPartitionFull      = errors.New("data does not fit in the partition")
 	ErrBuilderAlreadyDone = errors.New("builder already produced its image")
@@ -68,8 +75,11 @@ func (it *Item) Check(v Version) error {
 		return ErrNoNamespace
 	}
 	if len(it.Namespace) > MaxKeyLen {
-		return fmt.Errorf("namespace %q is %d bytes; NVS names are at most %d: %w",
-			it.Namespace, len(it.Namespace), MaxKeyLen, ErrKeyTooLong)
+		return fmt.Errorf("namespace %s is %d bytes; NVS names are at most %d: %w",
+			clip.Quote(it.Namespace), len(it.Namespace), MaxKeyLen, ErrKeyTooLong)
+	}
+	if strings.IndexByte(it.Namespace, 0) >= 0 || strings.IndexByte(it.Key, 0) >= 0 {
+		return fmt.Errorf("namespace %s, key %s: %w", clip.Quote(it.Namespace), clip.Quote(it.Key), ErrNUL)
 	}
 	if it.Key == "" {
 		if it.Type != 0 || it.Data != nil {
@@ -78,8 +88,8 @@ func (it *Item) Check(v Version) error {
 		return nil
 	}
 	if len(it.Key) > MaxKeyLen {
-		return fmt.Errorf("key %q is %d characters; NVS keys are at most %d: %w",
-			it.Key, len(it.Key), MaxKeyLen, ErrKeyTooLong)
+		return fmt.Errorf("key %s is %d characters; NVS keys are at most %d: %w",
+			clip.Quote(it.Key), len(it.Key), MaxKeyLen, ErrKeyTooLong)
 	}
 	switch {
 	case it.Type.IsInt():
@@ -98,6 +108,9 @@ func (it *Item) Check(v Version) error {
 		}
 		if len(it.Data) > limit {
 			return fmt.Errorf("string is %d bytes with its NUL; the limit is %d: %w", len(it.Data), limit, ErrValueTooLong)
+		}
+		if n := len(it.Data); n > 1 && bytes.IndexByte(it.Data[:n-1], 0) >= 0 {
+			return fmt.Errorf("string %s/%s has a NUL byte before its end: %w", it.Namespace, it.Key, ErrNUL)
 		}
 	case it.Type == TypeBlob:
 		limit := MaxBlob

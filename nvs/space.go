@@ -26,6 +26,10 @@ type Space struct {
 	// MinSize is the smallest partition size that holds the live data, laid out as the
 	// generator does (one page kept free).
 	MinSize int `json:"min_size"`
+	// MinReadOnlySize is the smallest read-only partition size (no page kept free) that holds
+	// the live data, or 0 when the data needs more pages than a read-only partition (below
+	// MinSize) has.
+	MinReadOnlySize int `json:"min_read_only_size"`
 }
 
 // Space computes the space report. It simulates writes on a copy of the image, so it costs a
@@ -81,7 +85,7 @@ func (im *Image) Space() Space {
 			})
 		})
 	}
-	s.MinSize = im.minSize()
+	s.MinSize, s.MinReadOnlySize = im.minSizes()
 	return s
 }
 
@@ -134,12 +138,12 @@ func (d *device) clone() *device {
 	return c
 }
 
-// minSize lays the live records out as the generator would and returns the partition size
-// they need.
-func (im *Image) minSize() int {
+// minSizes lays the live records out as the generator would and returns the read/write and
+// the read-only partition size they need (the latter 0 when no read-only size holds them).
+func (im *Image) minSizes() (rw, ro int) {
 	b, err := NewBuilder(Options{Size: (im.Size/PageSize*2 + 16) * PageSize})
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, r := range im.Records {
 		if r.Namespace == "" {
@@ -147,5 +151,9 @@ func (im *Image) minSize() int {
 		}
 		_ = b.Add(r.Item)
 	}
-	return max((b.Stats().PagesUsed+1)*PageSize, MinSize)
+	used := b.Stats().PagesUsed
+	if used*PageSize < MinSize {
+		ro = used * PageSize
+	}
+	return max((used+1)*PageSize, MinSize), ro
 }

@@ -20,6 +20,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("key,type,encoding,value\nns,namespace,,\nk,data,\"u8\",\"1\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 2048 {
+			return // larger inputs find nothing new and make the minimiser crawl
+		}
 		rows, _, err := ParseFile("f.csv", strings.NewReader(string(data)), Options{
 			ReadFile: func(string) ([]byte, error) { return []byte("42"), nil },
 		})

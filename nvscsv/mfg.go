@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/nvskit/nvskit/internal/clip"
 )
 
 // This file holds the CSV dialect of ESP-IDF's mass-manufacturing tool (mfg_gen.py): a
@@ -42,6 +44,10 @@ func (r *MfgConfigRow) IsGenerated() bool {
 type MfgConfig struct {
 	File string         // the name given to ParseMfgConfig, used in errors
 	Rows []MfgConfigRow // in file order
+	// Warnings are rows accepted as mfg_gen.py accepts them but probably not meant: a key
+	// defined twice in one namespace (every image then holds both entries, and the device
+	// reads only one of them).
+	Warnings []Notice
 }
 
 // ParseMfgConfig reads an mfg_gen CONFIG.csv: no header; each row is key,type,encoding with an
@@ -51,6 +57,8 @@ type MfgConfig struct {
 func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 	cr := NewRecordReader(r)
 	cfg := &MfgConfig{File: name}
+	ns := ""
+	defined := map[nsKey]int{}
 	for {
 		fields, line, err := cr.Next()
 		if err == io.EOF {
@@ -65,13 +73,16 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 		bad := func(format string, args ...any) error {
 			return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 		}
+		if len(fields) == 1 && strings.Count(fields[0], ";") >= 2 {
+			return nil, bad("the row is separated by ';', not commas (a spreadsheet saved it with its own list separator); mfg_gen.py reads only commas: save the file as comma-separated CSV")
+		}
 		row := MfgConfigRow{Line: line}
 		if len(fields) >= 4 {
 			for i, f := range fields[3:] {
 				if f == "REPEAT" {
 					row.Repeat = true
 				} else if f != "" {
-					return nil, bad("field %d is %q; the only fourth field allowed is REPEAT (format: key,type,encoding[,REPEAT])", 4+i, f)
+					return nil, bad("field %d is %s; the only fourth field allowed is REPEAT (format: key,type,encoding[,REPEAT])", 4+i, clip.Quote(f))
 				}
 			}
 		}
@@ -83,7 +94,7 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 			return nil, bad("the key is empty (format: key,type,encoding[,REPEAT])")
 		}
 		if len(row.Key) > 15 {
-			return nil, bad("key %q is %d bytes; NVS keys are at most 15", row.Key, len(row.Key))
+			return nil, bad("key %s is %d bytes; NVS keys are at most 15", clip.Quote(row.Key), len(row.Key))
 		}
 		switch row.Type {
 		case "namespace":
@@ -96,8 +107,8 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 			}
 		case TypeX509Cert, TypeX509Key, TypeX509CA:
 			if row.Encoding != "string" && row.Encoding != "binary" {
-				return nil, bad("key %q: %s rows take the encoding string (PEM text) or binary (DER bytes), not %q",
-					row.Key, row.Type, row.Encoding)
+				return nil, bad("key %q: %s rows take the encoding string (PEM text) or binary (DER bytes), not %s",
+					row.Key, row.Type, clip.Quote(row.Encoding))
 			}
 			if row.Repeat {
 				return nil, bad("key %q: %s values are made for each device; REPEAT does not apply", row.Key, row.Type)
@@ -106,8 +117,17 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 			return nil, bad("key %q: the type is empty; use namespace, data, file, %s, %s or %s",
 				row.Key, TypeX509Cert, TypeX509Key, TypeX509CA)
 		default:
-			return nil, bad("key %q: unknown type %q; use namespace, data, file, %s, %s or %s",
-				row.Key, row.Type, TypeX509Cert, TypeX509Key, TypeX509CA)
+			return nil, bad("key %q: unknown type %s; use namespace, data, file, %s, %s or %s",
+				row.Key, clip.Quote(row.Type), TypeX509Cert, TypeX509Key, TypeX509CA)
+		}
+		if row.IsNamespace() {
+			ns = row.Key
+		} else if prev, ok := defined[nsKey{ns, row.Key}]; ok {
+			cfg.Warnings = append(cfg.Warnings, Notice{File: name, Line: line, Warning: true, Msg: fmt.Sprintf(
+				"key %q is defined twice in namespace %q: first at %s:%d, again here; every image gets both entries (as mfg_gen.py writes them), but the device reads only one of them: remove one of the rows",
+				row.Key, ns, name, prev)})
+		} else {
+			defined[nsKey{ns, row.Key}] = line
 		}
 		cfg.Rows = append(cfg.Rows, row)
 	}
@@ -131,8 +151,8 @@ func CheckEncoding(enc string) error {
 	if e == "" {
 		return fmt.Errorf("the encoding is empty; use one of %s", strings.Join(Encodings, ", "))
 	}
-	return fmt.Errorf("unknown encoding %q; use one of %s, blob_fill(N;0xPP), blob_sz_fill(N;0xPP)",
-		enc, strings.Join(Encodings, ", "))
+	return fmt.Errorf("unknown encoding %s; use one of %s, blob_fill(N;0xPP), blob_sz_fill(N;0xPP)",
+		clip.Quote(enc), strings.Join(Encodings, ", "))
 }
 
 // AddRow converts one row, given as its four fields, exactly as if it were a row of a generate
@@ -148,10 +168,11 @@ func (p *Parser) AddRow(file string, line int, key, typ, enc, value string) erro
 // Parser can be reused for the next device.
 func (p *Parser) Reset() {
 	opts := p.opts
-	ns := p.nsSeen
+	ns, keys := p.nsSeen, p.keys
 	clear(ns)
+	clear(keys)
 	rows := p.rows[:0]
-	*p = Parser{opts: opts, nsSeen: ns, rows: rows}
+	*p = Parser{opts: opts, nsSeen: ns, keys: keys, rows: rows}
 }
 
 // RecordReader reads CSV records one at a time, as Python's csv module reads a file opened as
@@ -376,6 +397,9 @@ func NewMfgValues(cfg *MfgConfig, name string, r io.Reader, fileID string) (*Mfg
 		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
 	}
 	v.Header = hdr
+	if len(hdr) == 1 && strings.Contains(hdr[0], ";") {
+		return nil, &Error{File: name, Line: line, Msg: "the header is separated by ';', not commas (a spreadsheet saved it with its own list separator); mfg_gen.py reads only commas: save the file as comma-separated CSV"}
+	}
 	next := 0
 	v.col = make([]int, len(cfg.Rows))
 	for i := range cfg.Rows {

@@ -173,6 +173,9 @@ func FuzzRecordReader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 2048 {
+			return // larger inputs find nothing new and make the minimiser crawl
+		}
 		r1, l1, e1 := readAll(NewRecordReader(strings.NewReader(s)).Next)
 		r2, l2, e2 := readAll(newRefReader(strings.NewReader(s)).Next)
 		if !reflect.DeepEqual(r1, r2) || !reflect.DeepEqual(l1, l2) || (e1 == nil) != (e2 == nil) {

@@ -1,6 +1,7 @@
 package nvscsv
 
 import (
+	"bytes"
 	"crypto/pbkdf2"
 	"crypto/sha1"
 	"encoding/binary"
@@ -14,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -42,11 +44,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Notice is something the parser did or noticed that the user should hear about: an entry it
-// added, or a place where the reference tool would have done something else.
+// added, or a place where the reference tool would have done something else. A Warning is a
+// row that is accepted (the image stays the reference's) but probably not what the user meant.
 type Notice struct {
-	File string
-	Line int
-	Msg  string
+	File    string
+	Line    int
+	Msg     string
+	Warning bool
 }
 
 // String returns "file:line: message".
@@ -84,6 +88,16 @@ type Parser struct {
 	file    string
 	line    int
 	rowKey  string
+	keys    map[nsKey]keyDef // data keys defined so far, for the duplicate warning
+}
+
+type nsKey struct{ ns, key string }
+
+// keyDef is where a key was first defined, and as what.
+type keyDef struct {
+	file string
+	line int
+	typ  nvs.Type
 }
 
 // NewParser returns a Parser.
@@ -91,7 +105,7 @@ func NewParser(opts Options) *Parser {
 	if opts.Version == 0 {
 		opts.Version = nvs.V2
 	}
-	return &Parser{opts: opts, nsSeen: make(map[string]bool)}
+	return &Parser{opts: opts, nsSeen: make(map[string]bool), keys: make(map[nsKey]keyDef)}
 }
 
 // Rows returns the items parsed so far with their file and line.
@@ -147,6 +161,11 @@ func (p *Parser) Parse(name string, r io.Reader) error {
 		}
 	}
 	if len(missing) > 0 {
+		if sep := foreignSeparator(recs[0].fields); sep != "" {
+			return &Error{File: name, Line: recs[0].line, Msg: fmt.Sprintf(
+				"the header is separated by %s, not commas (a spreadsheet saved it with its own list separator); nvs_partition_gen reads only commas: save the file as comma-separated CSV, or replace the %s separators with commas",
+				sep, sep)}
+		}
 		return &Error{File: name, Line: recs[0].line, Msg: fmt.Sprintf(
 			"the header has no %s column; the first line must name the columns key,type,encoding,value",
 			strings.Join(missing, ", "))}
@@ -172,16 +191,47 @@ func (p *Parser) Parse(name string, r io.Reader) error {
 	return nil
 }
 
+// foreignSeparator names the separator of a header line that was not split on commas: a
+// single field that holds the four column names separated by ';' or a tab. It returns "".
+func foreignSeparator(header []string) string {
+	if len(header) != 1 {
+		return ""
+	}
+	h := strings.ToLower(header[0])
+	for _, sep := range []struct{ sep, name string }{{";", "';'"}, {"\t", "tabs"}} {
+		n := 0
+		for _, f := range strings.Split(h, sep.sep) {
+			for _, c := range columns {
+				if strings.Trim(strings.TrimSpace(f), `"`) == c {
+					n++
+				}
+			}
+		}
+		if n >= 2 {
+			return sep.name
+		}
+	}
+	return ""
+}
+
+// KeyPrefix is how row errors and notices start: `key "NAME": `, the name cut short (see
+// internal/clip) so that a huge or secret-looking key field is not echoed whole.
+func KeyPrefix(key string) string { return "key " + clip.Quote(key) + ": " }
+
 func (p *Parser) errorf(err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if p.rowKey != "" {
-		msg = fmt.Sprintf("key %q: %s", p.rowKey, msg)
+		msg = KeyPrefix(p.rowKey) + msg
 	}
 	return &Error{File: p.file, Line: p.line, Key: p.rowKey, Msg: msg, Err: err}
 }
 
 func (p *Parser) notice(format string, args ...any) {
 	p.notices = append(p.notices, Notice{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *Parser) warn(format string, args ...any) {
+	p.notices = append(p.notices, Notice{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, args...), Warning: true})
 }
 
 func (p *Parser) row(key, typ, enc, value string) error {
@@ -194,7 +244,10 @@ func (p *Parser) row(key, typ, enc, value string) error {
 			what += " bytes (non-ASCII characters take several)"
 		}
 		return &Error{File: p.file, Line: p.line, Key: key, Err: nvs.ErrKeyTooLong,
-			Msg: fmt.Sprintf("key %q is %d characters; %s", key, n, what)}
+			Msg: fmt.Sprintf("key %s is %d characters; %s", clip.Quote(key), n, what)}
+	}
+	if strings.IndexByte(key, 0) >= 0 {
+		return p.errorf(nvs.ErrNUL, "the name contains a NUL byte; the device reads a name only up to its first NUL, so it could never find this one: remove the NUL")
 	}
 	if strings.TrimRightFunc(key, unicode.IsSpace) != key || strings.TrimLeftFunc(key, unicode.IsSpace) != key {
 		p.notice("key %q has leading or trailing white space, which is part of the key", key)
@@ -203,6 +256,7 @@ func (p *Parser) row(key, typ, enc, value string) error {
 	case "namespace":
 		return p.namespace(key)
 	case "data":
+		p.checkLeadingSpace(typ, enc, value)
 		return p.data(key, enc, []byte(value), false)
 	case "file":
 		if p.opts.ReadFile == nil {
@@ -210,14 +264,33 @@ func (p *Parser) row(key, typ, enc, value string) error {
 		}
 		b, err := p.opts.ReadFile(value)
 		if err != nil {
-			return p.errorf(err, "cannot read file %q: %v", value, unwrapPathError(err))
+			return p.errorf(err, "cannot read file %s: %v", clip.Quote(value), unwrapPathError(err))
 		}
 		return p.data(key, enc, b, true)
 	case "":
 		return p.errorf(nil, "the type is empty; use namespace, data or file")
 	default:
-		return p.errorf(nil, "unknown type %q; use namespace, data or file", typ)
+		return p.errorf(nil, "unknown type %s; use namespace, data or file", clip.Quote(typ))
 	}
+}
+
+// checkLeadingSpace warns about a string or binary value that starts with white space, which
+// is stored as part of the value (nvs_partition_gen keeps it too, so the image does not change):
+// usually it is a space typed after the comma, as in "ssid, data, string, MyNet".
+func (p *Parser) checkLeadingSpace(typ, enc, value string) {
+	if value == "" || !unicode.IsSpace(rune(value[0])) {
+		return
+	}
+	switch strings.ToLower(strings.TrimSpace(enc)) {
+	case "string", "binary":
+	default:
+		return // integers, hex2bin and base64 ignore surrounding white space
+	}
+	why := ""
+	if typ != strings.TrimLeftFunc(typ, unicode.IsSpace) || enc != strings.TrimLeftFunc(enc, unicode.IsSpace) {
+		why = " (this row has a space after each comma)"
+	}
+	p.warn("the value starts with white space, which is stored as part of the value, as nvs_partition_gen stores it%s; if it is not meant, remove the space after the comma", why)
 }
 
 func unwrapPathError(err error) error {
@@ -264,6 +337,7 @@ func (p *Parser) data(key, enc string, value []byte, fromFile bool) error {
 	if err := it.Check(p.opts.Version); err != nil {
 		return p.checkError(it, err)
 	}
+	p.checkDuplicate(it)
 	raw := ""
 	if strings.HasPrefix(key, "ap.") { // only the soft-AP keys need the raw text
 		raw = string(value)
@@ -275,15 +349,38 @@ func (p *Parser) data(key, enc string, value []byte, fromFile bool) error {
 	return p.wifiAfter(key)
 }
 
+// checkDuplicate warns about a key defined twice in one namespace: nvs_partition_gen writes
+// both entries (and so does nvskit, to keep the image the reference's), but the device reads
+// only one of them.
+func (p *Parser) checkDuplicate(it nvs.Item) {
+	k := nsKey{it.Namespace, it.Key}
+	prev, ok := p.keys[k]
+	if !ok {
+		p.keys[k] = keyDef{p.file, p.line, it.Type}
+		return
+	}
+	reads := "the device reads only one of them (nvskit check on the image reports the duplicate-key)"
+	if prev.typ != it.Type {
+		reads = fmt.Sprintf("the device keeps both (there as %s, here as %s), and which value firmware gets depends on the type it asks for", prev.typ, it.Type)
+	}
+	p.warn("key %s is defined twice in namespace %q: first at %s:%d, again here; nvs_partition_gen writes both entries and so does nvskit, but %s: remove one of the rows",
+		clip.Quote(it.Key), it.Namespace, prev.file, prev.line, reads)
+}
+
 func (p *Parser) checkError(it nvs.Item, err error) error {
 	switch {
 	case errors.Is(err, nvs.ErrValueTooLong) && it.Type == nvs.TypeString:
-		limit := nvs.MaxString
 		if p.opts.Version == nvs.V1 {
-			limit = nvs.MaxStringV1
+			// A version 1 blob has the same limit, so a blob is no way out here.
+			if len(it.Data) <= nvs.MaxString {
+				return p.errorf(err, "the string is %d bytes with its NUL; version 1 strings (and blobs) are at most %d: use --version 2, whose strings hold up to %d bytes",
+					len(it.Data), nvs.MaxStringV1, nvs.MaxString)
+			}
+			return p.errorf(err, "the string is %d bytes with its NUL; version 1 strings and blobs are at most %d: use --version 2 and store it with the binary encoding (a multi-page blob)",
+				len(it.Data), nvs.MaxStringV1)
 		}
 		return p.errorf(err, "the string is %d bytes with its NUL; NVS strings are at most %d: store it with the binary encoding (a blob) instead",
-			len(it.Data), limit)
+			len(it.Data), nvs.MaxString)
 	case errors.Is(err, nvs.ErrValueTooLong):
 		if p.opts.Version == nvs.V1 {
 			return p.errorf(err, "the blob is %d bytes; version 1 blobs are at most %d: use --version 2 (multi-page blobs)",
@@ -315,6 +412,9 @@ func (p *Parser) convert(key, enc string, value []byte, fromFile bool) (nvs.Item
 	case "string":
 		if !utf8.Valid(value) {
 			return nvs.Item{}, p.errorf(nil, "the file is not UTF-8 text; use the binary encoding for raw bytes")
+		}
+		if i := bytes.IndexByte(value, 0); i >= 0 {
+			return nvs.Item{}, p.errorf(nvs.ErrNUL, "the string has a NUL byte at byte %d; the device reads a string only up to its first NUL: store it as a blob (binary, hex2bin or base64 encoding)", i+1)
 		}
 		d := make([]byte, len(value)+1) // with its NUL, as nvs.String makes it, in one copy
 		copy(d, value)
@@ -356,10 +456,10 @@ func (p *Parser) convert(key, enc string, value []byte, fromFile bool) (nvs.Item
 		return blob(b)
 	}
 	if strings.HasPrefix(e, "blob_fill") || strings.HasPrefix(e, "blob_sz_fill") {
-		return nvs.Item{}, p.errorf(nil, "bad fill encoding %q; write it as blob_fill(N;0xPP) or blob_sz_fill(N;0xPP)", enc)
+		return nvs.Item{}, p.errorf(nil, "bad fill encoding %s; write it as blob_fill(N;0xPP) or blob_sz_fill(N;0xPP)", clip.Quote(enc))
 	}
-	return nvs.Item{}, p.errorf(nil, "unknown encoding %q; use one of %s, blob_fill(N;0xPP), blob_sz_fill(N;0xPP)",
-		enc, strings.Join(Encodings, ", "))
+	return nvs.Item{}, p.errorf(nil, "unknown encoding %s; use one of %s, blob_fill(N;0xPP), blob_sz_fill(N;0xPP)",
+		clip.Quote(enc), strings.Join(Encodings, ", "))
 }
 
 // wifiBefore adds ap.pmk_info before the row that completes the ap.ssid, ap.passwd and

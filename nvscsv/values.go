@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"strings"
 	"unicode"
+
+	"github.com/nvskit/nvskit/internal/clip"
 )
 
 // parsePyInt parses a base-10 integer as Python's int() does: surrounding white space, an
@@ -37,7 +39,7 @@ func parsePyInt(s string) (*big.Int, error) {
 		if l := strings.ToLower(digits); strings.HasPrefix(l, "0x") || strings.HasPrefix(l, "0b") || strings.HasPrefix(l, "0o") {
 			hint = " (only decimal is accepted; use hex2bin for raw bytes)"
 		}
-		return nil, fmt.Errorf("%q is not a decimal integer%s", s, hint)
+		return nil, fmt.Errorf("%s is not a decimal integer%s", clip.Quote(s), hint)
 	}
 	n, _ := new(big.Int).SetString(strings.ReplaceAll(t, "_", ""), 10)
 	return n, nil
@@ -47,6 +49,9 @@ func parsePyInt(s string) (*big.Int, error) {
 // characters must be a hex byte.
 func decodeHex(s string) ([]byte, error) {
 	t := strings.TrimFunc(s, unicode.IsSpace)
+	if len(t) >= 2 && t[0] == '0' && t[1]|0x20 == 'x' {
+		return nil, errors.New(`starts with "0x"; hex2bin takes the hex digits alone: drop the 0x prefix`)
+	}
 	if len(t)%2 != 0 {
 		return nil, fmt.Errorf("has %d hex digits; an even number is needed (two per byte)", len(t))
 	}

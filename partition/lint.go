@@ -59,9 +59,10 @@ const DefaultNVSLargeSize = 0x40000
 //   - nvs-encrypted: an NVS partition with the encrypted flag. NVS encryption does not use
 //     flash encryption of the partition; the device fails with ESP_ERR_NVS_WRONG_ENCRYPTION.
 //   - nvs-keys-not-encrypted (a warning): an nvs_keys partition without the encrypted flag.
-//     With flash encryption on, ESP-IDF (v4.3 and later) reads nvs_keys as encrypted whatever
-//     the flag says, but idf.py encrypted-flash and esptool --encrypt-files follow the flag:
-//     keys flashed from the host then read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART).
+//     It matters once flash encryption is enabled: ESP-IDF (v4.3 and later) then reads nvs_keys
+//     as encrypted whatever the flag says, but idf.py encrypted-flash and esptool
+//     --encrypt-files follow the flag, so keys flashed from the host read back as garbage
+//     (ESP_ERR_NVS_CORRUPT_KEY_PART). Without flash encryption the flag has no effect.
 //   - nvs-keys-size: an nvs_keys partition smaller than one 4 KiB sector.
 //   - nvs-too-small: an NVS partition under 0x3000 without readonly (gen_esp32part.py refuses it).
 //   - nvs-read-only: an NVS partition under 0x3000 with readonly: the device can only read it.
@@ -98,11 +99,11 @@ func (t *Table) Lint(opts LintOptions) []Finding {
 				add(p, Warning, "nvs-size-unaligned", "NVS partition %q is 0x%x bytes, not whole 4 KiB pages; the last 0x%x bytes are never used", p.Name, p.Size, p.Size%0x1000)
 			}
 			if p.Size > large {
-				add(p, Warning, "nvs-large", "NVS partition %q is 0x%x bytes (%d pages); RAM use and mount time grow with the size, so make it only as large as its data needs (with room for wear levelling)", p.Name, p.Size, p.Size/0x1000)
+				add(p, Warning, "nvs-large", "NVS partition %q is 0x%x bytes (%d pages); RAM use and mount time grow with the size, so make it only as large as its data needs: what the firmware writes at run time included, with room for wear levelling", p.Name, p.Size, p.Size/0x1000)
 			}
 		case SubtypeNVSKeys:
 			if !p.Encrypted() {
-				add(p, Warning, "nvs-keys-not-encrypted", "nvs_keys partition %q lacks the encrypted flag; the device treats it as encrypted anyway once flash encryption is on, but host tools follow the flag and flash it unencrypted, so keys flashed from the host read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART): add 'encrypted' to its flags", p.Name)
+				add(p, Warning, "nvs-keys-not-encrypted", "nvs_keys partition %q lacks the encrypted flag; this matters once flash encryption is enabled: the device then treats it as encrypted anyway, but host tools follow the flag and flash it unencrypted, so keys flashed from the host read back as garbage (ESP_ERR_NVS_CORRUPT_KEY_PART): add 'encrypted' to its flags (without flash encryption the flag has no effect)", p.Name)
 			}
 			if p.Size < 0x1000 {
 				add(p, Problem, "nvs-keys-size", "nvs_keys partition %q is 0x%x bytes; it needs one 4 KiB sector (0x1000)", p.Name, p.Size)

@@ -26,7 +26,7 @@ const mainEnv = "NVSKIT_STATION_TEST_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
-		os.Exit(cli.Run(os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+		os.Exit(cli.Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -168,8 +168,8 @@ func loadTest(t *testing.T, dsn string) {
 	for i, p := range procs {
 		select {
 		case <-p.done:
-			if !p.cmd.ProcessState.Success() {
-				t.Errorf("station %d stopped by Ctrl-C: %v", i, p.cmd.ProcessState)
+			if code := p.cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("station %d stopped by Ctrl-C: exit %d, want 130", i, code)
 			}
 		case <-time.After(30 * time.Second):
 			p.cmd.Process.Kill()

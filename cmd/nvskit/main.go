@@ -9,10 +9,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(os.Args[1:], cli.Env{
-		Stdin:    os.Stdin,
-		Stdout:   os.Stdout,
-		Stderr:   os.Stderr,
-		Terminal: cli.IsTerminal(os.Stderr),
-	}))
+	os.Exit(cli.Main(os.Args[1:]))
 }

@@ -7,7 +7,8 @@
 // encryption or Secure Download Mode, and inject faults: dropped, corrupted or delayed bytes, a
 // disconnect in the middle of a write, a wrong MD5.
 //
-// It is written from the protocol notes, independently of package esploader (it shares no
-// code with it), so that it can check the client; it is also checked against esptool-js.
+// It is written from the serial protocol's description (Espressif's esptool documentation),
+// independently of package esploader (it shares no code with it), so that it can check the
+// client; it is also checked against esptool-js.
 // "nvskit simulate" serves it on a TCP port.
 package loadersim

@@ -117,7 +117,9 @@ function(nvskit_create_partition_image partition csv)
         set(command "${NVSKIT_EXECUTABLE}" generate "${csv_full_path}" "${image_file}" ${size})
         set(what "NVS partition image")
     endif()
-    list(APPEND command --version ${arg_VERSION} --base-dir "${base_dir}")
+    # The image is the build's own output: every build replaces the one before (nvskit replaces
+    # no existing file without --force).
+    list(APPEND command --version ${arg_VERSION} --base-dir "${base_dir}" --force)
 
     add_custom_command(OUTPUT "${image_file}"
         COMMAND ${command}

@@ -243,6 +243,9 @@ def generate_command(settings, nvskit, part):
     # File rows (e.g. "root_ca,file,string,certificates/root_ca.pem") are relative to
     # custom_nvs_base_dir: by default the project folder, where nvs_partition_gen.py was run.
     cmd += ["--base-dir", settings.base_dir]
+    # The image is this build's own output: every build replaces the one before (nvskit
+    # replaces no existing file without --force).
+    cmd += ["--force"]
     return cmd
 
 

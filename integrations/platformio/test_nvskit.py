@@ -226,7 +226,7 @@ class GenerateTest(ScriptTest):
         self.assertEqual(status, 0)
         (call,) = self.calls()
         self.assertEqual(call, ["generate", os.path.join(self.project, "certificates", "nvs.csv"),
-                                self.image(env), "0x5000", "--base-dir", self.project])
+                                self.image(env), "0x5000", "--base-dir", self.project, "--force"])
         self.assertEqual(os.path.getsize(self.image(env)), 0x5000)
 
     def test_pre_build_hook_generates(self):
@@ -245,7 +245,7 @@ class GenerateTest(ScriptTest):
         (call,) = self.calls()
         self.assertEqual(call, ["generate", os.path.join(self.project, "other.csv"), self.image(env, "fctry"),
                                 "0x4000", "--version", "1", "--base-dir",
-                                os.path.join(self.project, "certificates")])
+                                os.path.join(self.project, "certificates"), "--force"])
 
     def test_encrypt_with_keys(self):
         os.makedirs(os.path.join(self.project, "certificates", "keys"))
@@ -462,6 +462,12 @@ class RealNvskitTest(ScriptTest):
         self.assertEqual(len(data), 0x5000)
         self.assertEqual(data[:4], b"\xfe\xff\xff\xff")  # page 0 ACTIVE
         self.assertIn(b"-----BEGIN CERTIFICATE-----", data)  # the file row was read via --base-dir
+
+    def test_rebuild_replaces_image(self):
+        env = self.load(self.make_env())
+        for _ in range(2):
+            status, err = self.run_quiet(env.run_target, "nvs")
+            self.assertEqual(status, 0, err)
 
     def test_encrypt_real_image(self):
         if subprocess.call([self.nvskit_binary, "encrypt", "--help"], stdout=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
 )
@@ -43,11 +45,13 @@ type device struct {
 	port  port.Port
 	l     *esploader.Loader
 	reset bool
+	stop  func() bool // stops closing the port when the run is interrupted
 }
 
 // Close resets the chip into its application (with --after hard-reset) and closes the port.
 func (d *device) Close() error {
-	if d.reset {
+	d.stop()
+	if d.reset && d.env.ctx().Err() == nil {
 		d.l.HardReset()
 	}
 	return d.port.Close()
@@ -88,6 +92,8 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Ctrl-C closes the port: whatever exchange is under way fails at once.
+	stop := context.AfterFunc(env.ctx(), func() { p.Close() })
 	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
 	if f.trace {
 		opts.Trace = env.Stderr
@@ -101,13 +107,17 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	fmt.Fprintf(env.Stderr, "Connecting to %s...\n", f.port)
 	l, err := esploader.Connect(p, opts)
 	if err != nil {
+		stop()
 		p.Close()
+		if env.ctx().Err() != nil {
+			return nil, env.ctx().Err()
+		}
 		return nil, err
 	}
 	if flashSize > 0 {
 		l.SetFlashSize(flashSize)
 	}
-	d := &device{env: env, port: p, l: l, reset: f.after == "hard-reset"}
+	d := &device{env: env, port: p, l: l, reset: f.after == "hard-reset", stop: stop}
 	desc := l.Chip().Name
 	if on, err := l.FlashEncryption(); err == nil && on {
 		desc += ", flash encryption on"
@@ -115,6 +125,7 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	fmt.Fprintf(env.Stderr, "Connected: %s\n", desc)
 	if f.baud != port.DefaultBaud && !opts.USBJTAG {
 		if err := l.ChangeBaud(f.baud); err != nil {
+			stop()
 			p.Close()
 			return nil, fmt.Errorf("changing to %d baud: %w; try a lower --baud", f.baud, err)
 		}
@@ -149,7 +160,7 @@ type ptFlags struct {
 func (f *ptFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device")
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
-	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on)")
+	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
 }
 
 func (f *ptFlags) offset() (uint32, error) {
@@ -165,7 +176,7 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	}
 	opts := partition.Options{Offset: off, NoVerify: true}
 	if f.table != "" {
-		b, err := os.ReadFile(env.Path(f.table))
+		b, err := fsutil.ReadFile(env.Path(f.table), fsutil.MaxPartitionTable, "a partition table")
 		if err != nil {
 			return nil, fmt.Errorf("reading the partition table: %w", err)
 		}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
@@ -18,17 +20,64 @@ import (
 type editFlags struct {
 	keys string
 	out  string
+	of   outFlags
 }
 
-func (f *editFlags) register(c *cobra.Command) {
+func (f *editFlags) register(c *cobra.Command, env *Env) {
 	c.Flags().StringVar(&f.keys, "keys", "", "nvs_keys partition image of an encrypted IMAGE (it stays encrypted)")
-	c.Flags().StringVarP(&f.out, "output", "o", "", "write the changed image to OUT and leave IMAGE untouched")
+	c.Flags().StringVarP(&f.out, "output", "o", "", "write the changed image to OUT (a new file) and leave IMAGE untouched")
+	f.of.register(c, env, fsutil.DefaultMode, nil)
+	c.Flags().Lookup("force").Usage = "with -o: replace OUT when it exists already"
+	c.Flags().Lookup("mode").Usage = "with -o: permissions of OUT, in octal; the umask still applies (IMAGE updated in place keeps its own)"
 }
+
+// editHelp is what set's and rm's help say about the file they write.
+const editHelp = `Updating IMAGE in place is the command's job: it is replaced atomically, keeps
+its mode, and is locked while it is read and replaced, so that two nvskit runs
+editing one image at once both take effect. A symbolic link is followed: the file
+it names is edited and the link stays. -o OUT writes a new file instead (mode
+0600 unless --mode; an existing OUT is replaced only with --force).`
 
 // edit loads IMAGE, mounts it on the device model, runs change and writes the result
-// atomically (to -o OUT or over IMAGE). Nothing is written when change fails.
+// atomically (to -o OUT or over IMAGE, locked from the read to the rename). Nothing is
+// written when change fails.
 func (f *editFlags) edit(env *Env, path string, change func(in *imageInput, e *nvs.Editor) (string, error)) error {
-	in, err := loadImage(env, path, f.keys)
+	o, err := f.of.options()
+	if err != nil {
+		return err
+	}
+	inPlace := f.out == "" || fsutil.SameFile(env.Path(f.out), env.Path(path))
+	if !inPlace {
+		if err := fsutil.CheckNotInput(env.Path(f.out), env.Path(f.keys)); err != nil {
+			return err
+		}
+		if err := checkNew(o, env.Path(f.out)); err != nil {
+			return err
+		}
+	}
+	// Edits in place go to the file a symbolic link names, locked from the read to the
+	// rename so that a concurrent edit cannot be lost.
+	src, where := path, path
+	if inPlace {
+		target, err := fsutil.Resolve(env.Path(path))
+		if err != nil {
+			return err
+		}
+		if target != filepath.Clean(env.Path(path)) {
+			src = target
+			where = fmt.Sprintf("%s (through the symbolic link %s)", target, path)
+		}
+		if _, err := os.Stat(target); err == nil {
+			lock, err := fsutil.LockFile(env.ctx(), target, func() {
+				fmt.Fprintf(env.Stderr, "waiting for %s: another nvskit is editing it\n", path)
+			})
+			if err != nil {
+				return err
+			}
+			defer lock.Unlock()
+		}
+	}
+	in, err := loadImageForce(env, src, f.keys, f.of.force, true)
 	if err != nil {
 		return err
 	}
@@ -44,23 +93,17 @@ func (f *editFlags) edit(env *Env, path string, change func(in *imageInput, e *n
 	if err != nil {
 		return err
 	}
-	out := env.Path(path)
-	if f.out != "" {
-		out = env.Path(f.out)
-		if err := fsutil.CheckNotInput(out, env.Path(f.keys)); err != nil {
-			return err
-		}
-	}
-	perm := os.FileMode(0o600)
-	if st, err := os.Stat(env.Path(path)); err == nil {
-		perm = st.Mode().Perm()
-	}
-	if err := fsutil.WriteFile(out, e.Image(), perm); err != nil {
+	if err := env.ctx().Err(); err != nil {
 		return err
 	}
-	where := path
-	if f.out != "" {
-		where = f.out
+	out := env.Path(src)
+	if inPlace {
+		o = fsutil.Options{Replace: true, Made: env.made, Context: env.ctx()}
+	} else {
+		out, where = env.Path(f.out), f.out
+	}
+	if err := writeOutput(out, e.Image(), o); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "%s in %s\n", msg, where)
 	return nil
@@ -92,10 +135,11 @@ the next one opened; when only the reserve page is left, the page with the most
 unused entries is garbage-collected into it. The result is the image the device
 itself would have written. The namespace is created if needed.
 
+` + editHelp + `
+
 T is u8, i8, u16, i16, u32, i32, u64, i64, string or blob. Integers are decimal
 (or 0x hex); a blob's --value is hex digits; --file F takes the value from a
-file (its raw bytes for a blob or string, its text for an integer).
-The image is replaced atomically; -o OUT writes elsewhere instead.`,
+file (its raw bytes for a blob or string, its text for an integer).`,
 		Example: `  nvskit set nvs.bin wifi ssid --type string --value MyNetwork
   nvskit set nvs.bin app boot_count --type u32 --value 0
   nvskit set --keys nvs_keys.bin enc.bin certs ca --type blob --file ca.der -o new.bin`,
@@ -111,7 +155,7 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 			}
 			var raw []byte
 			if file != "" {
-				b, err := os.ReadFile(env.Path(file))
+				b, err := readInput(env, file, fsutil.MaxFileRow, "a value (a blob holds at most 508000 bytes)")
 				if err != nil {
 					return err
 				}
@@ -125,6 +169,10 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 				old := in.im.Get(args[1], args[2])
 				if err := e.Set(it); err != nil {
 					return "", editError(args[1], args[2], err)
+				}
+				if old != nil && old.Type != it.Type {
+					fmt.Fprintf(env.Stderr, "warning: %s/%s is a %s and is set here as a %s: the device keeps both entries (nvs_set_* only replaces a value of the same type), and which one firmware gets depends on the type it asks for; to replace it, nvskit rm the key first\n",
+						args[1], args[2], old.Type, it.Type)
 				}
 				size := len(it.Data)
 				if t.IsInt() {
@@ -141,7 +189,7 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 			})
 		},
 	}
-	f.register(c)
+	f.register(c, env)
 	c.Flags().StringVar(&typ, "type", "", "u8, i8, u16, i16, u32, i32, u64, i64, string or blob (required)")
 	c.Flags().StringVar(&value, "value", "", "the value (integers in decimal or 0x hex, blobs in hex)")
 	c.Flags().StringVar(&file, "file", "", "read the value from FILE")
@@ -160,7 +208,7 @@ func parseValue(ns, key string, t nvs.Type, value string, raw []byte, fromFile b
 		s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 		n, ok := new(big.Int).SetString(s, 0)
 		if !ok {
-			return nvs.Item{}, usagef("%q is not an integer", s)
+			return nvs.Item{}, usagef("%s is not an integer", clip.Quote(s))
 		}
 		lo, hi := t.IntRange()
 		if n.Cmp(big.NewInt(lo)) < 0 || n.Cmp(new(big.Int).SetUint64(hi)) > 0 {
@@ -203,15 +251,16 @@ func newRmCmd(env *Env) *cobra.Command {
 the way the device's nvs_flash library does: the entries are marked erased in
 the page bitmap; the namespace entry itself stays. A key that does not exist is
 an error that lists the namespace's keys, and nothing is written.
-The image is replaced atomically; -o OUT writes elsewhere instead.`,
+
+` + editHelp,
 		Example: `  nvskit rm nvs.bin wifi pass
   nvskit rm nvs.bin wifi --all -o clean.bin`,
 		Args: func(c *cobra.Command, args []string) error {
 			if all && len(args) != 2 {
-				return usagef("rm --all needs IMAGE NAMESPACE")
+				return argCountError(c, len(args), "with --all, give IMAGE NAMESPACE")
 			}
 			if !all && len(args) != 3 {
-				return usagef("rm needs IMAGE NAMESPACE KEY, or IMAGE NAMESPACE --all")
+				return argCountError(c, len(args), "")
 			}
 			return nil
 		},
@@ -242,7 +291,7 @@ The image is replaced atomically; -o OUT writes elsewhere instead.`,
 			})
 		},
 	}
-	f.register(c)
+	f.register(c, env)
 	c.Flags().BoolVar(&all, "all", false, "erase every key of NAMESPACE")
 	return c
 }

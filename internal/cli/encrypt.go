@@ -13,6 +13,7 @@ func newEncryptCmd(env *Env) *cobra.Command {
 	var f genFlags
 	var pf partitionFlags
 	var kf keyFlags
+	var of outFlags
 	var keygen bool
 	var inputkey, image string
 	c := &cobra.Command{
@@ -24,7 +25,8 @@ offset in the partition as the tweak; page headers and bitmaps stay plain.
 
 The keys come from --inputkey (an nvs_keys partition image, checked like the
 device checks it) or are made fresh with --keygen and written to
-OUTDIR/keys/KEYFILE (mode 0600). With --image IN.bin an existing plain image is
+OUTDIR/keys/KEYFILE (mode 0600; an existing KEYFILE is replaced only with
+--force, a taken default name gets a number). With --image IN.bin an existing plain image is
 encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 		Example: `  nvskit encrypt nvs.csv nvs_encr.bin 0x6000 --inputkey keys/nvs_keys.bin
   nvskit encrypt nvs.csv nvs_encr.bin 0x6000 --keygen --keyfile nvs_keys.bin
@@ -45,9 +47,12 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 			var err error
 			if image != "" {
 				if len(args) != 1 {
-					return usagef("with --image, give only OUTPUT.bin")
+					return argCountError(c, len(args), "with --image, give only OUTPUT.bin")
 				}
 				if plain, err = readImageFile(env, image); err != nil {
+					return err
+				}
+				if err := recognizeImage(image, plain, false, false); err != nil {
 					return err
 				}
 				if im, err := nvs.Parse(plain); err == nil && im.LooksEncrypted {
@@ -56,22 +61,32 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				job = &genJob{env: env, output: outPath(env, f.outdir, args[0]), inputs: []string{image}}
 			} else {
 				if len(args) < 2 {
-					return usagef("need INPUT.csv OUTPUT.bin SIZE")
+					return argCountError(c, len(args), "")
 				}
-				inputs, output, size, err := pf.splitArgs(env, args)
+				inputs, output, size, err := pf.splitArgs(c, env, args)
 				if err != nil {
 					return err
 				}
 				if job, err = f.prepare(env, inputs, output, size); err != nil {
 					return err
 				}
+				job.sizeFrom = pf.partitionSource()
+			}
+			if job.opts, err = of.options(); err != nil {
+				return err
+			}
+			if err := job.checkOutput(job.output); err != nil {
+				return err
+			}
+			if err := fsutil.CheckNotInput(job.output, env.Path(inputkey)); err != nil {
+				return err
+			}
+			if err := checkNew(job.opts, job.output); err != nil {
+				return err
 			}
 			// Read the keys first: a bad keys file must stop the run before anything is written.
 			var keys nvs.Keys
 			if inputkey != "" {
-				if err := fsutil.CheckNotInput(job.output, env.Path(inputkey)); err != nil {
-					return err
-				}
 				if keys, err = loadKeysPartition(env, inputkey); err != nil {
 					return err
 				}
@@ -85,7 +100,7 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 				return err
 			}
 			if keygen {
-				if keys, _, err = kf.newKeys(env, f.outdir); err != nil {
+				if keys, _, err = kf.newKeys(env, f.outdir, job.opts); err != nil {
 					return err
 				}
 			}
@@ -99,6 +114,8 @@ encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 	f.register(c)
 	pf.register(c)
 	kf.register(c)
+	of.register(c, env, fsutil.DefaultMode, nil)
+	c.Flags().Lookup("mode").Usage = "permissions of the image, in octal; the umask still applies (keys files are always 0600)"
 	c.Flags().BoolVar(&keygen, "keygen", false, "make fresh keys and write them to OUTDIR/keys/KEYFILE")
 	c.Flags().StringVar(&inputkey, "inputkey", "", "nvs_keys partition image holding the keys")
 	c.Flags().StringVar(&image, "image", "", "encrypt this existing plain image instead of generating one from CSV")

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,6 +28,7 @@ func exportCommand(im *nvs.Image) []string {
 
 func newExportCmd(env *Env) *cobra.Command {
 	var keys string
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "export IMAGE DIR",
 		Short: "Write an NVS image back out as a CSV plus files",
@@ -32,7 +36,9 @@ func newExportCmd(env *Env) *cobra.Command {
 string next to it, such that running the generate command printed at the top of
 nvs.csv inside DIR gives the image back (byte-identical for images made by
 nvs_partition_gen or nvskit generate). Items are written in the order they are
-stored, duplicates included. Blob and string files are written with mode 0600.
+stored, duplicates included. Every file is written with mode 0600. A new DIR
+appears complete or not at all; in an existing DIR, nvs.csv and the value files
+never replace files that exist unless --force.
 With --keys the image is decrypted first, and nvs.csv also names the encrypt
 command that rebuilds the encrypted image with the same keys.
 
@@ -49,7 +55,8 @@ lacks its terminating NUL) are reported and make the exit status 1.`,
 			items, skipped := in.im.StoredItems()
 			rows, files, problems := nvscsv.Export(items, nvscsv.ExportOptions{})
 			dir := env.Path(args[1])
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			o, err := of.options()
+			if err != nil {
 				return err
 			}
 			cmd := "nvskit " + strings.Join(exportCommand(in.im), " ")
@@ -63,14 +70,14 @@ lacks its terminating NUL) are reported and make the exit status 1.`,
 			if err := nvscsv.WriteCSV(&b, rows, comments...); err != nil {
 				return err
 			}
+			out := map[string][]byte{"nvs.csv": b.Bytes()}
 			for _, f := range files {
-				if err := fsutil.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o600); err != nil {
-					return err
-				}
+				out[f.Name] = f.Data
 			}
-			if err := fsutil.WriteFile(filepath.Join(dir, "nvs.csv"), b.Bytes(), 0o600); err != nil {
+			if err := writeDir(env, dir, out, o); err != nil {
 				return err
 			}
+			env.made.Keep() // what follows reports on the data, not on the files
 			for _, s := range skipped {
 				fmt.Fprintf(env.Stderr, "nvskit: warning: left out %s\n", s)
 			}
@@ -86,5 +93,55 @@ lacks its terminating NUL) are reported and make the exit status 1.`,
 		},
 	}
 	c.Flags().StringVar(&keys, "keys", "", "nvs_keys partition image to decrypt an encrypted IMAGE")
+	of.register(c, env, 0, nil)
 	return c
+}
+
+// writeDir writes files (name to content, mode 0600) into dir. A new dir is filled in a
+// staging directory next to it and moved into place whole, so that a failure (a full disk, a
+// kill) leaves no partial folder with secrets in it. In an existing dir every file is checked
+// before the first is written, and the run's files are removed again on failure.
+func writeDir(env *Env, dir string, files map[string][]byte, o fsutil.Options) error {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if _, err := os.Lstat(dir); err == nil {
+		for _, n := range names {
+			if err := checkNew(o, filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+		for _, n := range names {
+			if err := env.ctx().Err(); err != nil {
+				return err
+			}
+			if err := writeOutput(filepath.Join(dir, n), files[n], o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	stage, err := fsutil.NewStagingDir(dir)
+	if err != nil {
+		return err
+	}
+	defer stage.Discard()
+	for _, n := range names {
+		if err := env.ctx().Err(); err != nil {
+			return err
+		}
+		if err := fsutil.Write(filepath.Join(stage.Path, n), files[n], fsutil.Options{Mode: 0o600}); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is the staging directory's
+			}
+			return fmt.Errorf("writing %s: %w", filepath.Join(dir, n), err)
+		}
+	}
+	if err := env.ctx().Err(); err != nil {
+		return err
+	}
+	return stage.Commit(0o755)
 }

@@ -102,7 +102,9 @@ func TestExportRoundTrip(t *testing.T) {
 				t.Errorf("round trip is not byte-identical (%d vs %d bytes)", len(got), len(want))
 			}
 			if enc := encryptArgs(t, filepath.Join(dir, "nvs.csv")); enc != nil && !quirk {
-				// The encrypt command export names gives back the encrypted image itself.
+				// The encrypt command export names gives back the encrypted image itself
+				// (in place of the plain nvs.bin of the generate command above).
+				os.Remove(filepath.Join(dir, "nvs.bin"))
 				code, _, stderr = run(t, dir, enc...)
 				if code != 0 {
 					t.Fatalf("nvskit %s: exit %d: %s", strings.Join(enc, " "), code, stderr)

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -101,7 +101,7 @@ bootloader, the partition table or an app partition.`,
 			if err := checkNameOrOffset(name, offset); err != nil {
 				return err
 			}
-			img, err := os.ReadFile(env.Path(args[0]))
+			img, err := readInput(env, args[0], fsutil.MaxImage, "a flash image (the largest ESP flash)")
 			if err != nil {
 				return fmt.Errorf("reading the image: %w", err)
 			}
@@ -149,6 +149,9 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte) error {
 	start := time.Now()
 	res, err := d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
 	bar.finish()
+	if err != nil && env.ctx().Err() != nil {
+		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -30,6 +29,7 @@ func (f *genFlags) register(c *cobra.Command) {
 func newGenerateCmd(env *Env) *cobra.Command {
 	var f genFlags
 	var pf partitionFlags
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "generate INPUT.csv [INPUT.csv...] OUTPUT.bin (SIZE | --partition-table TABLE --partition NAME)",
 		Short: "Make an NVS partition image from a CSV (drop-in for nvs_partition_gen.py generate)",
@@ -47,12 +47,22 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
   nvskit generate nvs.csv nvs.bin --partition-table partitions.csv --partition nvs`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			inputs, output, size, err := pf.splitArgs(env, args)
+			inputs, output, size, err := pf.splitArgs(c, env, args)
 			if err != nil {
 				return err
 			}
 			job, err := f.prepare(env, inputs, output, size)
 			if err != nil {
+				return err
+			}
+			job.sizeFrom = pf.partitionSource()
+			if job.opts, err = of.options(); err != nil {
+				return err
+			}
+			if err := job.checkOutput(job.output); err != nil {
+				return err
+			}
+			if err := checkNew(job.opts, job.output); err != nil {
 				return err
 			}
 			img, err := job.build()
@@ -64,6 +74,7 @@ hex2bin base64 binary blob_fill(N;0xPP) blob_sz_fill(N;0xPP).`,
 	}
 	f.register(c)
 	pf.register(c)
+	of.register(c, env, fsutil.DefaultMode, nil)
 	return c
 }
 
@@ -77,6 +88,10 @@ type genJob struct {
 	baseDir string
 	files   []string // files read by file rows, resolved
 	stats   nvs.Stats
+	opts    fsutil.Options // how the image is written
+	// sizeFrom names the partition the size came from ("" when it is the SIZE argument), so
+	// that advice on a size says where to change it.
+	sizeFrom string
 }
 
 func (f *genFlags) prepare(env *Env, inputs []string, output string, size int) (*genJob, error) {
@@ -86,6 +101,7 @@ func (f *genFlags) prepare(env *Env, inputs []string, output string, size int) (
 	if err := nvs.CheckSize(size); err != nil {
 		return nil, usageError{err}
 	}
+	warnLargeSize(env, size)
 	if ext := filepath.Ext(output); !strings.Contains(strings.ToLower(ext), ".bin") {
 		return nil, usagef("output %q must have a .bin extension", output)
 	}
@@ -117,11 +133,14 @@ func (j *genJob) build() ([]byte, error) {
 				}
 			}
 			j.files = append(j.files, path)
-			return os.ReadFile(path)
+			return fsutil.ReadFile(path, fsutil.MaxFileRow, "a file row's value (a blob holds at most 508000 bytes)")
 		},
 	})
 	for _, in := range j.inputs {
-		fh, err := os.Open(j.env.Path(in))
+		if err := j.env.ctx().Err(); err != nil {
+			return nil, err
+		}
+		fh, err := fsutil.Open(j.env.Path(in), fsutil.MaxCSV, "an NVS CSV")
 		if err != nil {
 			return nil, fmt.Errorf("cannot read the CSV: %w", err)
 		}
@@ -131,9 +150,7 @@ func (j *genJob) build() ([]byte, error) {
 			return nil, err
 		}
 	}
-	for _, n := range p.Notices() {
-		fmt.Fprintln(j.env.Stderr, "note:", n)
-	}
+	printNotices(j.env, p.Notices())
 	b, err := nvs.NewBuilder(nvs.Options{Size: j.size, Version: j.version})
 	if err != nil {
 		return nil, usageError{err}
@@ -150,21 +167,57 @@ func (j *genJob) build() ([]byte, error) {
 	j.stats = b.Stats()
 	var se *nvs.SizeError
 	if errors.As(err, &se) {
-		return nil, fmt.Errorf("%s: %w; pass SIZE 0x%x or larger", strings.Join(j.inputs, ", "), err, se.MinSize())
+		return nil, fmt.Errorf("%s: %w; %s", strings.Join(j.inputs, ", "), err, j.sizeAdvice(se))
 	}
 	return img, err
 }
 
-// write stores the image atomically, refusing to overwrite an input, and prints the summary.
+// sizeAdvice says how to make room: a larger SIZE argument, or a larger partition in the
+// table the size came from; a read-only size too when one would hold the data.
+func (j *genJob) sizeAdvice(se *nvs.SizeError) string {
+	ro := ""
+	if n := se.MinReadOnlySize(); n > 0 {
+		ro = fmt.Sprintf(" (or 0x%x for a read-only partition)", n)
+		if j.sizeFrom != "" {
+			ro = fmt.Sprintf(" (or 0x%x with the readonly flag)", n)
+		}
+	}
+	if j.sizeFrom != "" {
+		return fmt.Sprintf("enlarge %s to 0x%x or more%s", j.sizeFrom, se.MinSize(), ro)
+	}
+	return fmt.Sprintf("pass SIZE 0x%x or larger%s", se.MinSize(), ro)
+}
+
+// partitionSource describes the table partition a size came from, for sizeAdvice.
+func (p *partitionFlags) partitionSource() string {
+	if p.table == "" {
+		return ""
+	}
+	return fmt.Sprintf("partition %q in %s", p.name, p.table)
+}
+
+// printNotices prints the parser's notices to stderr, warnings as "warning:".
+func printNotices(env *Env, ns []nvscsv.Notice) {
+	for _, n := range ns {
+		kind := "note:"
+		if n.Warning {
+			kind = "warning:"
+		}
+		fmt.Fprintln(env.Stderr, kind, n)
+	}
+}
+
+// write stores the image atomically, refusing to overwrite an input or an existing file
+// (unless --force), and prints the summary.
 func (j *genJob) write(img []byte) error {
 	if err := j.checkOutput(j.output); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(j.output), 0o755); err != nil {
+	if err := j.env.ctx().Err(); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(j.output, img, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", j.output, err)
+	if err := writeOutput(j.output, img, j.opts); err != nil {
+		return err
 	}
 	fmt.Fprintf(j.env.Stdout, "Created %s: %s\n", j.output, summary(j.stats))
 	return nil
@@ -184,6 +237,6 @@ func summary(s nvs.Stats) string {
 	if s.Pages > s.UsablePages {
 		reserve = ", 1 kept free for the device"
 	}
-	return fmt.Sprintf("%d of %d pages used%s; %d entries used, %d free; room for %s more (largest new blob %d bytes, string %d)",
-		s.PagesUsed, s.Pages, reserve, s.EntriesUsed, s.EntriesFree, humanBytes(s.LargestBlob), s.LargestBlob, s.LargestString)
+	return fmt.Sprintf("%d of %d pages used%s; %d entries used, %d free (%s of free space); the largest new value that fits: a blob of %d bytes or a string of %d characters",
+		s.PagesUsed, s.Pages, reserve, s.EntriesUsed, s.EntriesFree, humanBytes(s.EntriesFree*nvs.EntrySize), s.LargestBlob, max(s.LargestString-1, 0))
 }

@@ -6,12 +6,16 @@ import (
 
 func newGenerateKeyCmd(env *Env) *cobra.Command {
 	var kf keyFlags
+	var of outFlags
 	var outdir string
 	c := &cobra.Command{
 		Use:   "generate-key",
 		Short: "Make an nvs_keys partition image with fresh keys (drop-in for nvs_partition_gen.py generate-key)",
 		Long: `Make a 4096-byte nvs_keys partition image: the XTS data key, the tweak key,
 their CRC32, the rest 0xFF. It is written to OUTDIR/keys/KEYFILE with mode 0600.
+An existing KEYFILE is never replaced unless --force; when the default name
+(keys-MM-DD_HH-MM.bin) is taken, the next free one (keys-MM-DD_HH-MM-2.bin) is
+used.
 Keys come from the operating system's cryptographic random source (the reference
 tool uses Python's non-cryptographic random module).
 
@@ -24,11 +28,16 @@ derives them from its eFuse HMAC key.`,
 			if err := kf.validate(); err != nil {
 				return err
 			}
-			_, _, err := kf.newKeys(env, outdir)
+			o, err := of.options()
+			if err != nil {
+				return err
+			}
+			_, _, err = kf.newKeys(env, outdir, o)
 			return err
 		},
 	}
 	kf.register(c)
+	of.register(c, env, 0, nil)
 	c.Flags().StringVar(&outdir, "outdir", "", "directory under which keys/ is created (default: the current directory)")
 	return c
 }

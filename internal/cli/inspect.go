@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -75,6 +76,9 @@ type entryJSON struct {
 	Data    string `json:"data,omitempty"`
 	CRCOK   *bool  `json:"crc_ok,omitempty"`
 	Raw     string `json:"raw"`
+	// Redacted: the slot belongs to an item whose value is hidden without --show-secrets;
+	// raw and data are then left out.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 func newInspectCmd(env *Env) *cobra.Command {
@@ -91,7 +95,8 @@ collection) as well as generated ones.
 Views (--view): the default table; minimal (one "namespace:key = value" line per
 key); all (every page and entry); namespaces; blobs; storage (pages and free
 space). Values of keys whose names look secret (cert, key, pass, pwd, psk,
-secret, token, private, ...) are hidden unless --show-secrets.
+secret, token, private, ...) or that hold PEM data are hidden unless
+--show-secrets, in every view: --view all hides their entries' bytes too.
 
 --json prints one JSON document (schema in docs/inspect-json.md); --view all adds
 every entry to its pages.`,
@@ -117,7 +122,7 @@ every entry to its pages.`,
 			case "minimal":
 				viewMinimal(w, in.im, secrets)
 			case "all":
-				viewAll(w, in.im)
+				viewAll(w, in.im, secrets)
 			case "namespaces":
 				viewNamespaces(w, in.im)
 			case "blobs":
@@ -141,7 +146,7 @@ every entry to its pages.`,
 func exactArgs(n int, names string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s needs %s (got %d arguments)", c.Name(), names, len(args))
+			return argCountError(c, len(args), "")
 		}
 		return nil
 	}
@@ -207,8 +212,14 @@ func writeInspectJSON(w io.Writer, in *imageInput, entries, secrets bool) error 
 		}
 		pj.Written, pj.Erased, pj.Empty = pageCounts(p)
 		if entries {
-			for _, e := range p.Entries() {
-				pj.Entries = append(pj.Entries, entryToJSON(&e))
+			es := p.Entries()
+			hide := secretSlots(im, es, secrets)
+			for i := range es {
+				ej := entryToJSON(&es[i])
+				if hide[i] {
+					ej.Raw, ej.Data, ej.Redacted = "", "", true
+				}
+				pj.Entries = append(pj.Entries, ej)
 			}
 		}
 		doc.Pages = append(doc.Pages, pj)
@@ -259,8 +270,17 @@ func viewDefault(w io.Writer, in *imageInput, secrets bool) {
 	fmt.Fprintf(w, "%s in %s. %s partition, %d pages: %d used, %d free.\n",
 		plural(len(im.Records), "key"), plural(len(im.Namespaces), "namespace"), sizeHex(s.Size), s.Pages, s.PagesUsed, s.PagesFree)
 	fmt.Fprintf(w, "Entries: %d used, %d erased, %d free of %d.\n", s.EntriesUsed, s.EntriesErased, s.EntriesFree, s.EntriesTotal)
-	fmt.Fprintf(w, "Room left: a string of %d characters or a blob of %d bytes.\n", max(s.LargestString-1, 0), s.LargestBlob)
-	fmt.Fprintf(w, "The data would fit a partition of %s.\n", sizeHex(s.MinSize))
+	free := s.EntriesFree
+	if s.ReservePage >= 0 {
+		free -= nvs.EntriesPerPage // the page the device keeps free for garbage collection
+	}
+	fmt.Fprintf(w, "Free space: %s (largest new string %d characters, blob %d bytes).\n",
+		humanBytes(max(free, 0)*nvs.EntrySize), max(s.LargestString-1, 0), s.LargestBlob)
+	if s.MinReadOnlySize > 0 {
+		fmt.Fprintf(w, "The data would fit a partition of %s (read-only: %s).\n", sizeHex(s.MinSize), sizeHex(s.MinReadOnlySize))
+	} else {
+		fmt.Fprintf(w, "The data would fit a partition of %s.\n", sizeHex(s.MinSize))
+	}
 	if im.Encrypted {
 		fmt.Fprintln(w, "Decrypted with the given keys.")
 	}
@@ -293,7 +313,55 @@ func viewMinimal(w io.Writer, im *nvs.Image, secrets bool) {
 	}
 }
 
-func viewAll(w io.Writer, im *nvs.Image) {
+// secretSlots marks the slots of a page that belong to an item whose value is hidden without
+// --show-secrets (see isSecret): the item header (its data field holds an integer's value, or
+// a string's or blob's length and CRC) and its payload. An item counts as secret when its
+// key's name looks secret, when the record the device reads under its name is secret, or when
+// its own payload holds PEM data (old, erased copies included).
+func secretSlots(im *nvs.Image, es []nvs.EntryInfo, secrets bool) []bool {
+	hide := make([]bool, len(es))
+	if secrets {
+		return hide
+	}
+	nsName := map[uint8]string{}
+	for _, n := range im.Namespaces {
+		if _, ok := nsName[n.Index]; !ok {
+			nsName[n.Index] = n.Name
+		}
+	}
+	cur := false
+	for i := range es {
+		e := &es[i]
+		if e.Payload {
+			hide[i] = cur
+			continue
+		}
+		cur = false
+		if e.State == nvs.EntryEmpty && e.Entry.Type == 0 && e.Entry.Span == 0 {
+			continue
+		}
+		en := &e.Entry
+		if en.NS == nvs.NamespaceIndex {
+			continue // a namespace definition: its name and index
+		}
+		key := en.KeyString()
+		cur = isSecretName(key)
+		if r := im.Get(nsName[en.NS], key); !cur && r != nil && nsName[en.NS] != "" {
+			cur = isSecret(r)
+		}
+		if !cur {
+			var payload []byte
+			for j := i + 1; j < len(es) && es[j].Payload; j++ {
+				payload = append(payload, es[j].Raw...)
+			}
+			cur = bytes.Contains(payload, []byte("-----BEGIN ")) || bytes.Contains(payload, []byte("PRIVATE KEY"))
+		}
+		hide[i] = cur
+	}
+	return hide
+}
+
+func viewAll(w io.Writer, im *nvs.Image, secrets bool) {
 	for i := range im.Pages {
 		p := &im.Pages[i]
 		if p.State == nvs.PageEmpty && !p.HeaderCRCOK {
@@ -308,13 +376,19 @@ func viewAll(w io.Writer, im *nvs.Image) {
 			crc = "BAD"
 		}
 		fmt.Fprintf(w, "Page %d: %s, seq %d, version 0x%02x, header CRC %s\n", p.Index, p.State, p.Seq, p.Version, crc)
-		for _, e := range p.Entries() {
+		es := p.Entries()
+		hide := secretSlots(im, es, secrets)
+		for i, e := range es {
 			if e.State == nvs.EntryEmpty && !e.Payload && e.Entry.Span == 0 && e.Entry.Type == 0 {
 				continue
 			}
 			st := e.State.String()
 			if e.Payload {
-				fmt.Fprintf(w, "  %03d %-7s   data %s\n", e.Slot, st, truncate(fmt.Sprintf("% x", e.Raw), 56))
+				data := truncate(fmt.Sprintf("% x", e.Raw), 56)
+				if hide[i] {
+					data = "(hidden; --show-secrets)"
+				}
+				fmt.Fprintf(w, "  %03d %-7s   data %s\n", e.Slot, st, data)
 				continue
 			}
 			en := e.Entry

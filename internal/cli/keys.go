@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -63,16 +62,18 @@ func keyFileName(name string, now time.Time) (string, error) {
 }
 
 // newKeys makes the keys for generate-key and encrypt --keygen and writes them (mode 0600)
-// under outdir/keys/. It returns the keys and the path of the keys file.
-func (f *keyFlags) newKeys(env *Env, outdir string) (nvs.Keys, string, error) {
-	name, err := keyFileName(f.keyfile, time.Now())
+// under outdir/keys/. It returns the keys and the path of the keys file. A keys file named
+// with --keyfile (or --kp_hmac_keyfile) that exists is refused unless o.Force; a default name
+// that exists is never replaced: the next free name (keys-MM-DD_HH-MM-2.bin, ...) is taken.
+func (f *keyFlags) newKeys(env *Env, outdir string, o fsutil.Options) (nvs.Keys, string, error) {
+	now := time.Now()
+	name, err := keyFileName(f.keyfile, now)
 	if err != nil {
 		return nvs.Keys{}, "", err
 	}
 	keysDir := filepath.Join(outdir, "keys")
-	path := outPath(env, keysDir, name)
+	o.Mode, o.DirMode = 0o600, 0o700
 	var k nvs.Keys
-	var hmacOut string
 	var hmacKey []byte
 	if f.hmac {
 		if f.hmacKeygen {
@@ -80,16 +81,8 @@ func (f *keyFlags) newKeys(env *Env, outdir string) (nvs.Keys, string, error) {
 			if _, err := rand.Read(hmacKey); err != nil {
 				return k, "", err
 			}
-			hn := f.hmacKeyfile
-			if hn == "" {
-				hn = "hmac-" + name
-			}
-			if hn, err = keyFileName(hn, time.Now()); err != nil {
-				return k, "", err
-			}
-			hmacOut = outPath(env, keysDir, hn)
 		} else {
-			hmacKey, err = os.ReadFile(env.Path(f.hmacInputkey))
+			hmacKey, err = readInput(env, f.hmacInputkey, fsutil.MaxKeyFile, "an HMAC key file (32 bytes)")
 			if err != nil {
 				return k, "", fmt.Errorf("reading the HMAC key: %w", err)
 			}
@@ -106,19 +99,56 @@ func (f *keyFlags) newKeys(env *Env, outdir string) (nvs.Keys, string, error) {
 			return k, "", err
 		}
 	}
+	// The names: a default name that is taken gets a number and is never replaced, not even
+	// with --force; a name the user gave is refused when it exists, unless --force.
+	oKeys, oHMAC := o, o
+	oKeys.Force = o.Force && f.keyfile != ""
+	oHMAC.Force = o.Force && (f.hmacKeyfile != "" || f.keyfile != "") // hmac-KEYFILE follows KEYFILE
+	var path, hmacOut string
+	for n := 1; ; n++ {
+		cand := name
+		if f.keyfile == "" && n > 1 {
+			cand = strings.TrimSuffix(name, ".bin") + fmt.Sprintf("-%d.bin", n)
+		}
+		path = outPath(env, keysDir, cand)
+		hmacOut = ""
+		if f.hmacKeygen {
+			hn := f.hmacKeyfile
+			if hn == "" {
+				hn = "hmac-" + cand
+			}
+			if hn, err = keyFileName(hn, now); err != nil {
+				return k, "", err
+			}
+			hmacOut = outPath(env, keysDir, hn)
+			if err := checkNew(oHMAC, hmacOut); err != nil {
+				if f.hmacKeyfile != "" || f.keyfile != "" || n >= 1000 {
+					return k, "", err
+				}
+				continue
+			}
+		}
+		err := checkNew(oKeys, path)
+		if err == nil {
+			break
+		}
+		if f.keyfile != "" || n >= 1000 {
+			return k, "", err
+		}
+	}
 	if err := fsutil.CheckNotInput(path, env.Path(f.hmacInputkey)); err != nil {
 		return k, "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return k, "", err
-	}
 	if hmacOut != "" {
-		if err := fsutil.WriteFile(hmacOut, hmacKey, 0o600); err != nil {
+		if err := fsutil.CheckNotInput(hmacOut, path); err != nil {
+			return k, "", err
+		}
+		if err := writeOutput(hmacOut, hmacKey, oHMAC); err != nil {
 			return k, "", err
 		}
 		fmt.Fprintf(env.Stdout, "Created HMAC key: %s (burn it into an eFuse key block with purpose HMAC_UP)\n", hmacOut)
 	}
-	if err := fsutil.WriteFile(path, k.MarshalPartition(), 0o600); err != nil {
+	if err := writeOutput(path, k.MarshalPartition(), oKeys); err != nil {
 		return k, "", err
 	}
 	fmt.Fprintf(env.Stdout, "Created encryption keys: %s\n", path)
@@ -127,7 +157,7 @@ func (f *keyFlags) newKeys(env *Env, outdir string) (nvs.Keys, string, error) {
 
 // loadKeysPartition reads an nvs_keys partition image and checks it as the device does.
 func loadKeysPartition(env *Env, name string) (nvs.Keys, error) {
-	b, err := os.ReadFile(env.Path(name))
+	b, err := readInput(env, name, nvs.KeysPartitionSize, "a keys partition image")
 	if err != nil {
 		return nvs.Keys{}, fmt.Errorf("reading keys: %w", err)
 	}
@@ -140,6 +170,10 @@ func loadKeysPartition(env *Env, name string) (nvs.Keys, error) {
 	}
 	return k, nil
 }
+
+// maxKeysDump is the most keys check reads: a dump of an nvs_keys partition, which is one
+// 4096-byte sector in every ESP-IDF table but may be made larger.
+const maxKeysDump = 64 << 10
 
 func explainKeysError(err error) error {
 	switch {
@@ -161,7 +195,7 @@ func newKeysCmd(env *Env) *cobra.Command {
 		Short: "Check a keys partition image the way the device does (CRC); never prints the keys",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			b, err := os.ReadFile(env.Path(args[0]))
+			b, err := readInput(env, args[0], maxKeysDump, "a keys partition dump")
 			if err != nil {
 				return err
 			}

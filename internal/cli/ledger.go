@@ -17,15 +17,12 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/ledger"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
@@ -50,15 +47,14 @@ func (f *dbFlag) path(env *Env) string {
 	return env.Path(f.dsn)
 }
 
-// open opens the ledger; Ctrl-C cancels the returned context.
+// open opens the ledger, with the run's context (which Ctrl-C cancels).
 func (f *dbFlag) open(env *Env) (ledger.Ledger, context.Context, func(), error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx := env.ctx()
 	l, err := ledger.Open(ctx, f.path(env))
 	if err != nil {
-		stop()
 		return nil, nil, nil, ledgerError(f.dsn, err)
 	}
-	return l, ctx, func() { l.Close(); stop() }, nil
+	return l, ctx, func() { l.Close() }, nil
 }
 
 func ledgerError(dsn string, err error) error {
@@ -99,7 +95,7 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
   nvskit ledger init --db postgres://factory@db.example/ledger`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx := context.Background()
+			ctx := env.ctx()
 			l, err := ledger.OpenForInit(ctx, db.path(env))
 			if err != nil {
 				return ledgerError(db.dsn, err)
@@ -601,7 +597,7 @@ func newLedgerExportCmd(env *Env) *cobra.Command {
 	var db dbFlag
 	var format, output string
 	var states []string
-	var force bool
+	var out outFlags
 	c := &cobra.Command{
 		Use:   "export --format csv|json [--output FILE]",
 		Short: "Export the MAC-to-certificate map (for a cloud registration)",
@@ -625,11 +621,15 @@ given states (default: all). Rows and keys are never exported.`,
 				}
 				keep[st] = true
 			}
+			o, err := out.options()
+			if err != nil {
+				return err
+			}
 			var path string
 			if output != "" && output != "-" {
 				path = env.Path(output)
-				if _, err := os.Stat(path); err == nil && !force {
-					return fmt.Errorf("%s exists; pass --force to replace it", output)
+				if err := checkNew(o, path); err != nil {
+					return err
 				}
 			}
 			l, ctx, done, err := db.open(env)
@@ -683,7 +683,7 @@ given states (default: all). Rows and keys are never exported.`,
 				io.WriteString(w, "]\n")
 			}
 			if path != "" {
-				if err := fsutil.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				if err := writeOutput(path, buf.Bytes(), o); err != nil {
 					return err
 				}
 			}
@@ -694,7 +694,7 @@ given states (default: all). Rows and keys are never exported.`,
 	c.Flags().StringVar(&format, "format", "json", "csv or json")
 	c.Flags().StringVarP(&output, "output", "o", "", "write to this file (atomically) instead of stdout")
 	c.Flags().StringSliceVar(&states, "state", nil, "only identities in these states (comma-separated)")
-	c.Flags().BoolVar(&force, "force", false, "replace an existing --output file")
+	out.register(c, env, 0o644, nil)
 	return c
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
@@ -150,6 +149,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err := nvs.CheckSize(size); err != nil {
 		return usageError{err}
 	}
+	warnLargeSize(env, size)
 	if f.version != 1 && f.version != 2 {
 		return usagef("--version %d: must be 1 or 2", f.version)
 	}
@@ -207,6 +207,9 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
 	gen, err := mfg.New(cfg, opts)
 	if err != nil {
 		return usageError{err}
@@ -257,10 +260,13 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mfgMemoryLimit))
 	}
 	// Ctrl-C stops the run; the deferred Abort then removes what was staged.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
+	if runErr == nil {
+		runErr = ctx.Err() // interrupted after the last device: commit nothing
+	}
 	if runErr == nil {
 		runErr = out.Commit()
 	}

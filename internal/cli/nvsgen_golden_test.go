@@ -13,7 +13,7 @@ import (
 )
 
 // caseDecision says how a golden case is judged when nvskit departs from the reference on
-// purpose. Each is decided in issue 2 and asserted here by name.
+// purpose (the README lists the departures). Each is asserted here by the case's name.
 type caseDecision func(t *testing.T, c golden.Case, dir string, code int, stdout, stderr string)
 
 var nvsGenDecisions = map[string]caseDecision{

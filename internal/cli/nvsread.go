@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 )
 
@@ -25,7 +27,7 @@ type imageInput struct {
 // readImageFile reads and checks an image file: clear messages for a missing, empty or
 // truncated file.
 func readImageFile(env *Env, path string) ([]byte, error) {
-	b, err := os.ReadFile(env.Path(path))
+	b, err := readInput(env, path, fsutil.MaxImage, "an NVS partition image (the largest ESP flash)")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file", path)
@@ -55,11 +57,68 @@ func readKeysFile(env *Env, path string) (*nvs.Keys, error) {
 	return &k, nil
 }
 
+// recognizeImage refuses bytes that are not an NVS partition image (nvs.Recognize), unless
+// force. forceHint says whether the command has --force to say so.
+func recognizeImage(path string, b []byte, force, forceHint bool) error {
+	if force {
+		return nil
+	}
+	err := nvs.Recognize(b)
+	if err == nil || !errors.Is(err, nvs.ErrNotNVS) {
+		return err
+	}
+	msg := fmt.Sprintf("%s is not an NVS partition image: %v", path, err)
+	msg = strings.TrimSuffix(msg, ": "+nvs.ErrNotNVS.Error())
+	if forceHint {
+		msg += "; nothing was written (pass --force to treat it as one anyway)"
+	}
+	return fmt.Errorf("%s%w", msg, errNoText{nvs.ErrNotNVS})
+}
+
+// notImageForce is what --force means on the commands that refuse what is not an NVS image
+// (set, rm, decrypt).
+const notImageForce = "work on the image even when it does not look like an NVS partition image"
+
+// ensureForceFlag gives c a --force meaning notImageForce, or adds that meaning to the --force
+// c has already (one flag, "do it even when nvskit would refuse"). NewRoot calls it after every
+// command has its own flags.
+func ensureForceFlag(c *cobra.Command) {
+	if f := c.Flags().Lookup("force"); f != nil {
+		f.Usage += "; also " + notImageForce
+		return
+	}
+	c.Flags().Bool("force", false, notImageForce)
+}
+
+// forced reports whether c was given --force.
+func forced(c *cobra.Command) bool {
+	if c == nil {
+		return false
+	}
+	v, _ := c.Flags().GetBool("force")
+	return v
+}
+
+// errNoText wraps an error for errors.Is without adding to the message.
+type errNoText struct{ err error }
+
+func (e errNoText) Error() string { return "" }
+func (e errNoText) Unwrap() error { return e.err }
+
 // loadImage reads and parses an image, decrypting it with --keys. An image that looks
-// encrypted without keys is an error.
+// encrypted without keys is an error, and so are bytes that are not an NVS image.
 func loadImage(env *Env, path, keysPath string) (*imageInput, error) {
+	return loadImageForce(env, path, keysPath, false, false)
+}
+
+// loadImageForce is loadImage for commands with --force (set, rm): with force, bytes that are
+// not recognised as an NVS image are loaded anyway.
+func loadImageForce(env *Env, path, keysPath string, force, forceHint bool) (*imageInput, error) {
 	raw, err := readImageFile(env, path)
 	if err != nil {
+		return nil, err
+	}
+	if err := recognizeImage(path, raw, force, forceHint); err != nil {
 		return nil, err
 	}
 	keys, err := readKeysFile(env, keysPath)
@@ -69,6 +128,9 @@ func loadImage(env *Env, path, keysPath string) (*imageInput, error) {
 	in := &imageInput{path: path, raw: raw, keys: keys}
 	if keys != nil {
 		in.im, err = nvs.ParseWithKeys(raw, *keys)
+		if errors.Is(err, nvs.ErrNotEncrypted) {
+			return nil, fmt.Errorf("%s is not encrypted (its entries are readable without keys): drop --keys", path)
+		}
 		if errors.Is(err, nvs.ErrWrongKeys) {
 			return nil, fmt.Errorf("%s does not decrypt with the keys in %s (no entry has a valid CRC after decryption): wrong keys, or the image is not encrypted", path, keysPath)
 		}

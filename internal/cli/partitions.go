@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -150,6 +149,7 @@ func newPartitionsConvertCmd(env *Env) *cobra.Command {
 		f                       tableFlags
 		flashSize               string
 		noVerify, verify, quiet bool
+		force                   bool
 	)
 	c := &cobra.Command{
 		Use:   "convert INPUT [OUTPUT]",
@@ -158,7 +158,7 @@ func newPartitionsConvertCmd(env *Env) *cobra.Command {
 ESP-IDF's gen_esp32part.py does, with the same arguments. The direction comes
 from the input: a file starting with the bytes aa 50 is a binary table and
 becomes CSV; anything else is CSV and becomes a binary. Without OUTPUT (or with
--), the result goes to stdout.
+-), the result goes to stdout. An existing OUTPUT is replaced only with --force.
 
 The table is verified as gen_esp32part.py verifies it (alignment, overlaps,
 names, otadata) unless --no-verify; --flash-size checks that it fits.
@@ -177,7 +177,7 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 			_ = verify
 			args := c.Flags().Args()
 			if len(args) < 1 || len(args) > 2 {
-				return usagef("convert takes INPUT and an optional OUTPUT, got %d arguments", len(args))
+				return argCountError(c, len(args), "")
 			}
 			opts, err := f.options(env)
 			if err != nil {
@@ -190,13 +190,22 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 				}
 			}
 			in := env.Path(args[0])
-			data, err := os.ReadFile(in)
+			data, err := fsutil.ReadFile(in, fsutil.MaxPartitionTable, "a partition table")
 			if err != nil {
 				return err
 			}
 			out := "-"
 			if len(args) == 2 {
 				out = args[1]
+			}
+			wo := fsutil.Options{Mode: 0o644, Force: force, Made: env.made, Context: env.ctx()}
+			if out != "-" {
+				if err := fsutil.CheckNotInput(env.Path(out), in); err != nil {
+					return usageError{err}
+				}
+				if err := checkNew(wo, env.Path(out)); err != nil {
+					return err
+				}
 			}
 			binIn := partition.IsBinary(data)
 			var t *partition.Table
@@ -234,15 +243,8 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 				_, err := env.Stdout.Write(result)
 				return err
 			}
-			outPath := env.Path(out)
-			if err := fsutil.CheckNotInput(outPath, in); err != nil {
-				return usageError{err}
-			}
-			if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+			if err := writeOutput(env.Path(out), result, wo); err != nil {
 				return err
-			}
-			if err := fsutil.WriteFile(outPath, result, 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
 			}
 			if !quiet {
 				what := "binary table"
@@ -260,6 +262,8 @@ names, otadata) unless --no-verify; --flash-size checks that it fits.
 	c.Flags().BoolVar(&noVerify, "no-verify", false, "skip the table checks (placement and --flash-size still apply)")
 	c.Flags().BoolVarP(&verify, "verify", "v", false, "no effect (verification is the default); kept for gen_esp32part.py compatibility")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no status line")
+	c.Flags().BoolVar(&force, "force", false, forceHelp)
+	markWrites(c)
 	c.Flags().BoolP("help", "h", false, "help for convert")
 	return c
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/partition"
 )
@@ -34,7 +34,7 @@ func loadTable(env *Env, path string, f *tableFlags, offsetGiven bool, warn func
 	if warn != nil {
 		opts.Warn = warn
 	}
-	data, err := os.ReadFile(env.Path(path))
+	data, err := fsutil.ReadFile(env.Path(path), fsutil.MaxImage, "a partition table or a flash dump holding one")
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +278,7 @@ func newPartitionsCheckCmd(env *Env) *cobra.Command {
 		nvsLarge  string
 		nvsCSV    string
 		nvsName   string
+		csvOnly   bool
 	)
 	c := &cobra.Command{
 		Use:   "check TABLE",
@@ -294,7 +295,12 @@ size with --flash-size) and for the mistakes it lets through:
   nvs-too-small           NVS under 0x3000 without readonly
   nvs-read-only           NVS under 0x3000 with readonly (a note)
   nvs-large               NVS above --nvs-large (RAM use and mount time grow);
-                          with --nvs-csv: over 4 times what its data needs
+                          with --nvs-csv, for a partition that holds only
+                          generated data (readonly, a factory partition, or
+                          --nvs-csv-only): over 4 times what its data needs
+  nvs-data-size           with --nvs-csv, for a partition the firmware also
+                          writes (such as the main "nvs"): how much of it the
+                          CSV fills, when that is under a quarter (a note)
   nvs-data-too-large      with --nvs-csv: the data does not fit the partition
 
 The exit status is 1 when an error is found, 0 when only warnings or notes are.`,
@@ -343,7 +349,7 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 			}
 			lint := lt.t.Lint(partition.LintOptions{NVSLargeSize: uint32(large)})
 			if nvsCSV != "" {
-				fd, p := checkNVSData(env, lt.t, nvsCSV, nvsName)
+				fd, p := checkNVSData(env, lt.t, nvsCSV, nvsName, csvOnly)
 				findings = append(findings, fd...)
 				// With the data at hand, the size judgement below replaces the rule of thumb.
 				for _, l := range lint {
@@ -403,13 +409,18 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 	c.Flags().StringVar(&nvsLarge, "nvs-large", "0x40000", "warn about NVS partitions larger than this")
 	c.Flags().StringVar(&nvsCSV, "nvs-csv", "", "the NVS CSV (as for generate): check that its data fits the NVS partition, and that the partition is not much larger")
 	c.Flags().StringVar(&nvsName, "partition", "", `the NVS partition --nvs-csv is for (default: "nvs", else the first data/nvs)`)
+	c.Flags().BoolVar(&csvOnly, "nvs-csv-only", false, "the partition holds only the --nvs-csv data (the firmware writes nothing to it): suggest a size for it")
 	return c
 }
 
 // checkNVSData lays out the NVS CSV into the chosen NVS partition's size, as generate would,
-// and judges the size: too small is an error, more than 4 times what the data needs (and over
-// 8 pages) a warning. It returns the findings and the partition it judged.
-func checkNVSData(env *Env, t *partition.Table, csvPath, name string) ([]partition.Finding, *partition.Partition) {
+// and judges the size: too small is an error. More than 4 times what the data needs (and over
+// 8 pages) is a warning with a size to use only for a partition that holds nothing but the
+// generated data (readonly, a factory partition, or csvOnly); a partition the firmware also
+// writes at run time (the main "nvs": Wi-Fi, application data, Matter fabrics) gets a note
+// saying how much the CSV fills, and no size. It returns the findings and the partition it
+// judged.
+func checkNVSData(env *Env, t *partition.Table, csvPath, name string, csvOnly bool) ([]partition.Finding, *partition.Partition) {
 	problem := func(p *partition.Partition, sev partition.Severity, code, format string, args ...any) partition.Finding {
 		fd := partition.Finding{Severity: sev, Code: code, Index: -1, Message: fmt.Sprintf(format, args...)}
 		if p != nil {
@@ -441,6 +452,7 @@ func checkNVSData(env *Env, t *partition.Table, csvPath, name string) ([]partiti
 	gf := genFlags{version: 2}
 	job, err := gf.prepare(env, []string{csvPath}, "check.bin", int(p.Size))
 	if err == nil {
+		job.sizeFrom = fmt.Sprintf("partition %q", p.Name)
 		_, err = job.build()
 	}
 	var se *nvs.SizeError
@@ -454,12 +466,33 @@ func checkNVSData(env *Env, t *partition.Table, csvPath, name string) ([]partiti
 	st := job.stats
 	need := st.PagesUsed + 1 // the data pages and the page the device keeps free
 	if st.Pages > 8 && st.Pages > 4*need {
-		suggest := max(2*need, 3) * 0x1000
-		return []partition.Finding{problem(p, partition.Warning, "nvs-large",
-			"NVS partition %q has %d pages but the data in %s fills %d; RAM use and mount time grow with the size, so 0x%x (%d pages, room to grow) would do",
-			p.Name, st.Pages, csvPath, st.PagesUsed, suggest, suggest/0x1000)}, p
+		if csvOnly || generatedOnly(p) {
+			suggest := max(2*need, 3) * 0x1000
+			return []partition.Finding{problem(p, partition.Warning, "nvs-large",
+				"NVS partition %q has %d pages but the data in %s fills %d, and the partition holds nothing else; RAM use and mount time grow with the size, so 0x%x (%d pages, room to grow) would do",
+				p.Name, st.Pages, csvPath, st.PagesUsed, suggest, suggest/0x1000)}, p
+		}
+		return []partition.Finding{problem(p, partition.Note, "nvs-data-size",
+			"the data in %s fills %d of the %d pages of NVS partition %q (%d entries); the rest is for what the firmware writes there at run time (Wi-Fi, application data, Matter fabrics, ...), so nvskit suggests no size: size it for that too (if the partition holds only this CSV's data, --nvs-csv-only suggests one)",
+			csvPath, st.PagesUsed, st.Pages, p.Name, st.EntriesUsed)}, p
 	}
 	return nil, p
+}
+
+// generatedOnly reports whether an NVS partition holds nothing but data generated on the host:
+// flagged readonly, or named as a factory partition (fctry, factory_nvs, nvs_factory, mfg...).
+// The firmware writes other NVS partitions at run time, the main "nvs" above all.
+func generatedOnly(p *partition.Partition) bool {
+	if p.Readonly() {
+		return true
+	}
+	n := strings.ToLower(p.Name)
+	for _, w := range []string{"fctry", "factory", "mfg"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSizeKM parses a size in bytes, decimal or 0x hex, with an optional K or M suffix.

@@ -160,7 +160,7 @@ func TestPartitionsConvertArgs(t *testing.T) {
 		{"offset hex", []string{"-o", "0x9000", "p.csv", "o5.bin"}, 0, ""},
 		{"offset suffix", []string{"--offset", "36K", "p.csv", "o6.bin"}, 2, "(36K is 0x9000)"},
 		{"verify no-op", []string{"-v", "-q", "p.csv", "o7.bin"}, 0, ""},
-		{"too many args", []string{"p.csv", "a.bin", "b.bin"}, 2, "optional OUTPUT"},
+		{"too many args", []string{"p.csv", "a.bin", "b.bin"}, 2, "3 arguments given; usage: nvskit partitions convert INPUT [OUTPUT]"},
 		{"same file", []string{"p.csv", "p.csv"}, 2, "overwrite an input"},
 		{"missing input", []string{"nope.csv"}, 1, "nope.csv"},
 		{"extra bad", []string{"p.csv", "o8.bin", "--extra-partition-subtypes", "dat, x, 40"}, 2, "is not one of"},
@@ -235,7 +235,7 @@ func TestPartitionsCheckNVSData(t *testing.T) {
 		many.WriteString("k" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ",data,string," + strings.Repeat("v", 60) + "\n")
 	}
 	writeTemp(t, dir, "many.csv", many.String())
-	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\n")
+	writeTemp(t, dir, "big.csv", "nvs,data,nvs,,1M\nfactory,app,factory,,1M\nfctry,data,nvs,,0x10000\nro,data,nvs,,0x10000,readonly\n")
 	writeTemp(t, dir, "small.csv", "store,data,nvs,,0x3000\nfactory,app,factory,,1M\n")
 	tests := []struct {
 		name     string
@@ -243,7 +243,10 @@ func TestPartitionsCheckNVSData(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"too large", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "has 256 pages but the data in nvs.csv fills 1"},
+		{"main nvs: no size advice", []string{"big.csv", "--nvs-csv", "nvs.csv"}, 0, "the data in nvs.csv fills 1 of the 256 pages of NVS partition \"nvs\""},
+		{"main nvs: asked", []string{"big.csv", "--nvs-csv", "nvs.csv", "--nvs-csv-only"}, 0, "has 256 pages but the data in nvs.csv fills 1, and the partition holds nothing else"},
+		{"factory partition", []string{"big.csv", "--nvs-csv", "nvs.csv", "--partition", "fctry"}, 0, "so 0x4000 (4 pages, room to grow) would do"},
+		{"read-only partition", []string{"big.csv", "--nvs-csv", "nvs.csv", "--partition", "ro"}, 0, "so 0x4000 (4 pages, room to grow) would do"},
 		{"fits", []string{"small.csv", "--nvs-csv", "nvs.csv"}, 0, "OK: 2 partitions"},
 		{"too full", []string{"small.csv", "--nvs-csv", "many.csv"}, 1, "[nvs-data-too-large]"},
 		{"not nvs", []string{"small.csv", "--nvs-csv", "nvs.csv", "--partition", "factory"}, 1, "not an NVS partition"},

@@ -20,11 +20,11 @@ func (p *partitionFlags) register(c *cobra.Command) {
 // splitArgs splits INPUT... OUTPUT [SIZE] into inputs, output and size. Without
 // --partition-table SIZE is required; with it SIZE is the partition's size, and a SIZE given
 // too must be the same.
-func (p *partitionFlags) splitArgs(env *Env, args []string) (inputs []string, output string, size int, err error) {
+func (p *partitionFlags) splitArgs(c *cobra.Command, env *Env, args []string) (inputs []string, output string, size int, err error) {
 	n := len(args)
 	if p.table == "" && p.name == "" {
 		if n < 3 {
-			return nil, "", 0, usagef("give INPUT.csv OUTPUT.bin SIZE, or take SIZE from the partition table with --partition-table and --partition")
+			return nil, "", 0, argCountError(c, n, "or take SIZE from the partition table with --partition-table and --partition")
 		}
 		size, err = parseSize(args[n-1])
 		return args[:n-2], args[n-2], size, err
@@ -41,7 +41,7 @@ func (p *partitionFlags) splitArgs(env *Env, args []string) (inputs []string, ou
 		}
 	}
 	if n < 2 {
-		return nil, "", 0, usagef("give INPUT.csv and OUTPUT.bin")
+		return nil, "", 0, argCountError(c, n, "")
 	}
 	part, err := nvsPartition(env, p.table, p.name)
 	if err != nil {

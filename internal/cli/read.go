@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,12 +13,15 @@ func newReadCmd(env *Env) *cobra.Command {
 	var df devFlags
 	var pt ptFlags
 	var name, offset, size, out string
+	var of outFlags
 	c := &cobra.Command{
 		Use:   "read --port PORT (--partition NAME | --offset ADDR --size N) -o OUT.bin",
 		Short: "Read a partition or a flash range from a device into a file",
 		Long: `Read a partition (by name, from the partition table on the device or in
 --partition-table) or a flash range from the device through its ROM loader,
-64 bytes per round trip, and check the data against the chip's MD5.`,
+64 bytes per round trip, and check the data against the chip's MD5. OUT.bin is
+written with mode 0600 (see --mode); an existing one is replaced only with
+--force.`,
 		Example: `  nvskit read --port /dev/ttyUSB0 --partition nvs -o nvs-dump.bin
   nvskit read --port COM3 --offset 0x9000 --size 0x6000 -o nvs-dump.bin`,
 		Args: cobra.NoArgs,
@@ -30,6 +31,14 @@ func newReadCmd(env *Env) *cobra.Command {
 			}
 			if out == "" {
 				return usagef("give the output file with -o OUT.bin")
+			}
+			o, err := of.options(pt.force)
+			if err != nil {
+				return err
+			}
+			path := env.Path(out)
+			if err := checkNew(o, path); err != nil {
+				return err
 			}
 			d, err := df.connect(env)
 			if err != nil {
@@ -57,12 +66,8 @@ func newReadCmd(env *Env) *cobra.Command {
 				}
 				verified = ", MD5 verified"
 			}
-			path := env.Path(out)
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := writeOutput(path, data, o); err != nil {
 				return err
-			}
-			if err := fsutil.WriteFile(path, data, 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
 			}
 			fmt.Fprintf(env.Stdout, "Read %d bytes from %s in %.1f s%s; saved to %s\n", len(data), t, time.Since(start).Seconds(), verified, out)
 			return nil
@@ -70,7 +75,7 @@ func newReadCmd(env *Env) *cobra.Command {
 	}
 	df.register(c)
 	pt.register(c)
-	c.Flags().Lookup("force").Hidden = true
+	of.register(c, env, fsutil.DefaultMode, &pt.force)
 	c.Flags().StringVar(&name, "partition", "", "partition name to read (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to read from")
 	c.Flags().StringVar(&size, "size", "", "number of bytes to read (with --offset)")

@@ -257,7 +257,7 @@ func TestReadErrors(t *testing.T) {
 		{"missing", []string{"check", "nope.bin"}, 1, "no such file"},
 		{"encrypted without keys", []string{"inspect", enc.File("expected")}, 1, "looks encrypted"},
 		{"encrypted check without keys", []string{"check", enc.File("expected")}, 1, "looks encrypted"},
-		{"wrong keys", []string{"inspect", "--keys", enc.File("keys"), plain.File("expected")}, 1, "does not decrypt"},
+		{"keys for a plain image", []string{"inspect", "--keys", enc.File("keys"), plain.File("expected")}, 1, "is not encrypted"},
 		{"missing key", []string{"get", plain.File("expected"), "ints", "nope"}, 1, "its keys are: u8_zero"},
 		{"missing namespace", []string{"get", plain.File("expected"), "nons", "x"}, 1, "its namespaces are: ints"},
 		{"bad view", []string{"inspect", "--view", "bogus", plain.File("expected")}, 2, "--view"},

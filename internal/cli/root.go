@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/nvskit/nvskit/internal/fsutil"
 )
 
 // Version is nvskit's version, set at build time with -ldflags "-X ...cli.Version=v1.2.3".
@@ -25,6 +28,20 @@ type Env struct {
 	Stderr io.Writer
 	// Terminal reports whether Stderr is a terminal, where progress bars may be drawn.
 	Terminal bool
+	// Context ends when the run must stop (nil = never). To have Run report the
+	// interruption as "interrupted; nothing was written" with exit status 130 or 143, cancel
+	// it with an Interrupt as the cause (context.WithCancelCause).
+	Context context.Context
+
+	made *fsutil.Made // the files this run wrote
+}
+
+// ctx returns the run's context.
+func (e *Env) ctx() context.Context {
+	if e.Context == nil {
+		return context.Background()
+	}
+	return e.Context
 }
 
 // Path resolves p against the Env's working directory.
@@ -95,8 +112,16 @@ and needs no Python and no ESP-IDF install.`,
 		newExportCmd(env),
 		newSetCmd(env),
 		newRmCmd(env),
+		newEncryptFlashDataCmd(env),
+		newDecryptFlashDataCmd(env),
 	)
 	root.AddCommand(factoryCmds(env)...)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "set", "rm", "decrypt":
+			ensureForceFlag(c) // they refuse what is not an NVS image unless --force
+		}
+	}
 	markUsageErrors(root)
 	return root
 }
@@ -112,11 +137,26 @@ func Run(args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
+	if env.made == nil {
+		env.made = new(fsutil.Made)
+	}
 	root := NewRoot(&env)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(env.ctx())
 	if err == nil {
 		return 0
+	}
+	// No partial output: a failed run removes the files it made.
+	env.made.Undo()
+	var intr Interrupt
+	if errors.As(context.Cause(env.ctx()), &intr) {
+		msg := "interrupted; nothing was written"
+		var pw *partlyWritten
+		if errors.As(err, &pw) {
+			msg = "interrupted; " + pw.what
+		}
+		fmt.Fprintln(env.Stderr, "nvskit:", msg)
+		return intr.ExitCode()
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
@@ -134,12 +174,16 @@ func Run(args []string, env Env) int {
 }
 
 // markUsageErrors makes the argument-count errors of c and its subcommands usage errors
-// (exit 2), like flag errors.
+// (exit 2), like flag errors, all in the one wording of argCountError.
 func markUsageErrors(c *cobra.Command) {
 	if check := c.Args; check != nil {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := check(cmd, args); err != nil {
-				return usageError{err}
+				var ae argsError
+				if errors.As(err, &ae) {
+					return err // the command's own check, already in the one wording
+				}
+				return argCountError(cmd, len(args), "")
 			}
 			return nil
 		}

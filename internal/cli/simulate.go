@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -99,7 +98,7 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 			}
 			fmt.Fprintf(env.Stdout, "Simulating an %s ROM loader on socket://%s (flash %s, %d MiB); Ctrl-C stops it\n",
 				sim.ChipName(), ln.Addr(), where, cfg.FlashSize>>20)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() { <-ctx.Done(); ln.Close() }()
 			for n := 0; sessions == 0 || n < sessions; n++ {

@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,7 +58,8 @@ A chip seen before gets its own identity back, so a station that crashed or was
 killed is simply started again: the device it was on is finished with the same
 identity (one already provisioned is only verified). A device of another chip
 type than --chip, or without the partition, is refused before anything is
-written. Ctrl-C finishes the devices in progress, then stops.
+written. Ctrl-C stops taking devices; those in progress are finished if they can
+be within a second, else done again, with the same identities, at the next start.
 
 With --keygen every device gets fresh NVS encryption keys, written in plaintext
 to its nvs_keys partition (--keys-partition, default the table's first); the
@@ -205,23 +204,10 @@ func runStation(env *Env, f *stationFlags) error {
 		}
 	}
 
-	// Ctrl-C: finish the devices in progress, then stop. A second Ctrl-C exits at once; the
-	// devices then in progress are done again, with the same identities, at the next start.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		fmt.Fprintln(env.Stderr, "nvskit: stopping after the devices in progress (Ctrl-C again to exit now)")
-		cancel()
-		if _, ok := <-sigs; ok {
-			os.Exit(130)
-		}
-	}()
+	// Ctrl-C stops: no new device is taken, and the devices in progress are finished if they
+	// can be within nvskit's grace time; one that is cut short is done again, with the same
+	// identity, at the next start.
+	ctx := env.ctx()
 
 	l, err := ledger.Open(ctx, f.db.path(env))
 	if err != nil {
@@ -247,8 +233,12 @@ func runStation(env *Env, f *stationFlags) error {
 	}
 	runErr := st.Run(ctx)
 	view.close()
+	summary := fmt.Sprintf("%d provisioned (%d already), %d failed, %d refused", view.provisioned, view.already, view.failed, view.refused)
 	if !f.json {
-		fmt.Fprintf(env.Stdout, "%d provisioned (%d already), %d failed, %d refused\n", view.provisioned, view.already, view.failed, view.refused)
+		fmt.Fprintln(env.Stdout, summary)
+	}
+	if ctx.Err() != nil {
+		return &partlyWritten{what: "stopped; " + summary, err: context.Cause(ctx)}
 	}
 	if runErr != nil {
 		if errors.Is(runErr, ledger.ErrExhausted) {

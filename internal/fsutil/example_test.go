@@ -1,9 +1,11 @@
 package fsutil_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nvskit/nvskit/internal/fsutil"
 )
@@ -24,4 +26,20 @@ func ExampleWriteFile() {
 	st, _ := os.Stat(out)
 	fmt.Println(st.Size(), st.Mode().Perm())
 	// Output: 4096 -rw-------
+}
+
+// Read an input through the limit its format implies: a file that is too large, a FIFO or a
+// device is refused with a message that says so.
+func ExampleReadFile() {
+	dir, _ := os.MkdirTemp("", "fsutil-example")
+	defer os.RemoveAll(dir)
+	keys := filepath.Join(dir, "keys.bin")
+	os.WriteFile(keys, make([]byte, 8192), 0o600)
+	_, err := fsutil.ReadFile(keys, 4096, "a keys partition image")
+	fmt.Println(err != nil && strings.HasSuffix(err.Error(), "is larger than 4096 bytes, the limit for a keys partition image"))
+	_, err = fsutil.ReadFile(dir, 4096, "a keys partition image")
+	fmt.Println(errors.Is(err, fsutil.ErrNotRegular))
+	// Output:
+	// true
+	// true
 }

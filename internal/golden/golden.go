@@ -15,7 +15,8 @@ func Root() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "golden")
 }
 
-// SharedRoot returns ../shared/golden next to the module, and whether it exists.
+// SharedRoot returns the maintainers' master set of vectors, ../shared/golden next to the
+// module's directory, and whether it exists (it does not in a clone of the repository).
 func SharedRoot() (string, bool) {
 	p := filepath.Join(Root(), "..", "..", "..", "shared", "golden")
 	st, err := os.Stat(p)

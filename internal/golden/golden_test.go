@@ -8,8 +8,10 @@ import (
 	"testing"
 )
 
-// TestCopyMatchesShared fails when testdata/golden differs from ../shared/golden: run
-// scripts/sync-golden to refresh the copy.
+// TestCopyMatchesShared fails when testdata/golden differs from the maintainers' master set
+// of vectors (../shared/golden next to their checkout; see SharedRoot): run scripts/sync-golden
+// to refresh the copy. In a clone of the repository the master set is absent and the test
+// skips: the copy is then the vectors.
 func TestCopyMatchesShared(t *testing.T) {
 	shared, ok := SharedRoot()
 	if !ok {
