@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/ledger"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
@@ -203,12 +204,22 @@ relative paths, where the stations run.`,
 }
 
 func loadMfgConfig(env *Env, name string) (*nvscsv.MfgConfig, error) {
-	b, err := readSmallFile(env.Path(name))
+	b, err := readInput(env, name, fsutil.MaxCSV, "an mfg CONFIG.csv")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the config: %w", err)
 	}
-	return nvscsv.ParseMfgConfig(name, bytes.NewReader(b))
+	cfg, err := nvscsv.ParseMfgConfig(name, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
+	return cfg, nil
 }
+
+// maxValues is the largest VALUES.csv read: far beyond any production run.
+const maxValues = 64 << 30
 
 // readIdentities reads and checks VALUES.csv; any bad row refuses the file.
 func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size int, version nvs.Version) ([]ledger.NewIdentity, error) {
@@ -229,12 +240,12 @@ func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size i
 		return nil, usageError{err}
 	}
 	b := gen.NewDeviceBuilder(name)
-	f, err := os.Open(env.Path(name))
+	f, err := fsutil.Open(env.Path(name), maxValues, "a VALUES.csv")
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the values: %w", err)
 	}
 	defer f.Close()
-	vr, err := nvscsv.NewMfgValues(cfg, name, io.LimitReader(f, 1<<34), fileid)
+	vr, err := nvscsv.NewMfgValues(cfg, name, f, fileid)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/ledger"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
@@ -148,7 +149,7 @@ func runStation(env *Env, f *stationFlags) error {
 	case f.keygen:
 		mo.Encryption = &mfg.Encryption{KeyGen: true}
 	case f.inputkey != "":
-		b, err := readSmallFile(env.Path(f.inputkey))
+		b, err := readInput(env, f.inputkey, fsutil.MaxKeyFile, "an nvs_keys partition image")
 		if err != nil {
 			return fmt.Errorf("--inputkey: %w", err)
 		}
@@ -165,11 +166,11 @@ func runStation(env *Env, f *stationFlags) error {
 		if f.days <= 0 {
 			return usagef("--cert-days %d: must be positive", f.days)
 		}
-		certPEM, err := readSmallFile(env.Path(f.caCert))
+		certPEM, err := readInput(env, f.caCert, fsutil.MaxFileRow, "a CA certificate")
 		if err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
-		keyPEM, err := readSmallFile(env.Path(f.caKey))
+		keyPEM, err := readInput(env, f.caKey, fsutil.MaxFileRow, "a CA key")
 		if err != nil {
 			return fmt.Errorf("--ca-key: %w", err)
 		}
