@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -78,6 +79,10 @@ func TestInitIsIdempotentAndRequired(t *testing.T) {
 	v, err := l.Init(ctx)
 	if err != nil || len(v) != 1 || v[0] != 1 {
 		t.Fatalf("Init = %v, %v; want [1]", v, err)
+	}
+	// The ledger holds the VALUES rows: its owner's only.
+	if st, err := os.Stat(dsn); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("ledger file mode: %v, %v; want 0600", st.Mode().Perm(), err)
 	}
 	if v, err := l.Init(ctx); err != nil || len(v) != 0 {
 		t.Fatalf("second Init = %v, %v; want nothing applied", v, err)

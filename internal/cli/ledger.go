@@ -302,7 +302,15 @@ func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size i
 		ids = append(ids, ledger.NewIdentity{ID: row.ID, Row: r})
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s\n%d bad rows; nothing was imported", strings.Join(errs, "\n"), len(errs))
+		n := len(errs)
+		if n > maxImportErrors {
+			n = maxImportErrors // the last line says that it stopped
+		}
+		rows := "rows"
+		if n == 1 {
+			rows = "row"
+		}
+		return nil, fmt.Errorf("%s\n%d bad %s; nothing was imported", strings.Join(errs, "\n"), n, rows)
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%s has no device rows", name)

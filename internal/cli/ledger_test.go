@@ -190,3 +190,19 @@ func TestSimulateMAC(t *testing.T) {
 		t.Fatalf("simulate --mac 02:00: %d %s", code, errb)
 	}
 }
+
+// TestLedgerImportCertConfig: a config with x509 rows is checked at import with a throwaway
+// CA (the stations issue the real certificates), and a certificate that cannot fit is refused.
+func TestLedgerImportCertConfig(t *testing.T) {
+	dir := ledgerDir(t)
+	os.WriteFile(filepath.Join(dir, "cconf.csv"), []byte("certs,namespace,\nserial,data,string\ndevice_cert,x509_cert,string\ndevice_key,x509_key,string\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cvals.csv"), []byte("serial\nC1\nC2\n"), 0o644)
+	if code, out, errb := runIn(t, dir, "ledger", "import", "cvals.csv", "--config", "cconf.csv", "--fileid", "serial", "--size", "0x3000"); code != 0 || !strings.Contains(out, "Imported 2") {
+		t.Fatalf("import with x509 rows: %d %s %s", code, out, errb)
+	}
+	os.WriteFile(filepath.Join(dir, "big.csv"), []byte("serial,blob\nB1,"+strings.Repeat("ab", 9000)+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bigconf.csv"), []byte("certs,namespace,\nserial,data,string\nblob,data,hex2bin\ndevice_cert,x509_cert,string\n"), 0o644)
+	if code, _, errb := runIn(t, dir, "ledger", "import", "big.csv", "--config", "bigconf.csv", "--fileid", "serial", "--size", "0x3000"); code != 1 || !strings.Contains(errb, "big.csv:2") {
+		t.Fatalf("import of a row that cannot fit: %d %s", code, errb)
+	}
+}
