@@ -87,8 +87,38 @@ func TestInitIsIdempotentAndRequired(t *testing.T) {
 	if v, err := l.Init(ctx); err != nil || len(v) != 0 {
 		t.Fatalf("second Init = %v, %v; want nothing applied", v, err)
 	}
-	// A schema from a newer nvskit is refused.
+	// The settings that make claims safe: WAL, full sync, a busy timeout, immediate
+	// transactions (a write lock from the start).
 	s := l.(*sqliteLedger).store
+	var jm string
+	var sync, busy int
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&jm); err != nil || jm != "wal" {
+		t.Errorf("journal_mode %q, %v; want wal", jm, err)
+	}
+	if err := s.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous %d, %v; want 2 (FULL)", sync, err)
+	}
+	if err := s.db.QueryRow(`PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(sqliteBusyTimeout.Milliseconds()) {
+		t.Errorf("busy_timeout %d, %v", busy, err)
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := other.(*sqliteLedger).store
+	o.db.Exec(`PRAGMA busy_timeout = 0`)
+	o.db.SetMaxOpenConns(1)
+	o.db.Exec(`PRAGMA busy_timeout = 0`)
+	if _, err := o.db.Exec(`INSERT INTO events (at, kind) VALUES ('x', 'x')`); err == nil {
+		t.Error("another connection wrote while a transaction was open: transactions are not BEGIN IMMEDIATE")
+	}
+	tx.Rollback()
+	other.Close()
+	// A schema from a newer nvskit is refused.
 	if _, err := s.db.Exec(`INSERT INTO nvskit_schema (version, applied_at) VALUES (99, 'x')`); err != nil {
 		t.Fatal(err)
 	}
