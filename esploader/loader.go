@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
+	"strings"
 	"time"
 )
 
@@ -108,7 +108,33 @@ func (o *Options) fill() {
 	}
 }
 
-var bootModeRE = regexp.MustCompile(`boot:0x[0-9a-fA-F]+ \([^)]*\)`)
+// bootModes returns every "boot:0xNN (TEXT)" the ROM printed in log, in order: what the
+// regular expression `boot:0x[0-9a-fA-F]+ \([^)]*\)` finds, without compiling one at start-up.
+func bootModes(log string) []string {
+	const prefix = "boot:0x"
+	var out []string
+	for i := 0; i < len(log); {
+		j := strings.Index(log[i:], prefix)
+		if j < 0 {
+			break
+		}
+		start := i + j
+		h := start + len(prefix)
+		for h < len(log) && strings.IndexByte("0123456789abcdefABCDEF", log[h]) >= 0 {
+			h++
+		}
+		if h > start+len(prefix) && h+1 < len(log) && log[h] == ' ' && log[h+1] == '(' {
+			if e := strings.IndexByte(log[h+2:], ')'); e >= 0 {
+				end := h + 2 + e + 1
+				out = append(out, log[start:end])
+				i = end
+				continue
+			}
+		}
+		i = start + 1
+	}
+	return out
+}
 
 // Connect resets the chip into download mode (if it can), synchronises with its ROM loader and
 // detects the chip. rw is any byte stream: a serial port, a TCP connection, a pty. If rw
@@ -190,7 +216,7 @@ func (l *Loader) sync() error {
 		}
 	}
 	ce := &ConnectError{Err: ErrNoSync, BootLog: string(log)}
-	if m := bootModeRE.FindAllString(string(log), -1); len(m) > 0 {
+	if m := bootModes(string(log)); len(m) > 0 {
 		last := m[len(m)-1]
 		if !bytes.Contains([]byte(last), []byte("waiting")) && !bytes.Contains([]byte(last), []byte("DOWNLOAD")) {
 			ce.Err, ce.BootMode = ErrWrongBootMode, last

@@ -145,7 +145,7 @@ func CheckEncoding(enc string) error {
 			return nil
 		}
 	}
-	if fillRE.MatchString(e) {
+	if _, _, _, ok := parseFill(e); ok {
 		return nil
 	}
 	if e == "" {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -130,7 +129,28 @@ var columns = []string{"key", "type", "encoding", "value"}
 // blob_sz_fill(N;0xPP) are accepted too.
 var Encodings = []string{"u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "string", "hex2bin", "base64", "binary"}
 
-var fillRE = regexp.MustCompile(`^(blob_fill|blob_sz_fill)\((\d+);0x([0-9a-fA-F]{2})\)$`)
+// parseFill splits a fill encoding, blob_fill(N;0xPP) or blob_sz_fill(N;0xPP), into its name,
+// the digits of N and the two hex digits of PP; ok is false when e is not of that form.
+// (Hand-written rather than a package-level regexp: nothing is compiled at start-up.)
+func parseFill(e string) (name, n, pad string, ok bool) {
+	for _, name := range [...]string{"blob_fill", "blob_sz_fill"} {
+		args, found := strings.CutPrefix(e, name+"(")
+		if !found {
+			continue
+		}
+		args, found = strings.CutSuffix(args, ")")
+		if !found {
+			return "", "", "", false
+		}
+		n, pad, found = strings.Cut(args, ";0x")
+		if !found || n == "" || strings.Trim(n, "0123456789") != "" ||
+			len(pad) != 2 || strings.Trim(pad, "0123456789abcdefABCDEF") != "" {
+			return "", "", "", false
+		}
+		return name, n, pad, true
+	}
+	return "", "", "", false
+}
 
 // Parse reads one CSV file and appends its items.
 func (p *Parser) Parse(name string, r io.Reader) error {
@@ -436,17 +456,17 @@ func (p *Parser) convert(key, enc string, value []byte, fromFile bool) (nvs.Item
 	case "":
 		return nvs.Item{}, p.errorf(nil, "the encoding is empty; use one of %s", strings.Join(Encodings, ", "))
 	}
-	if m := fillRE.FindStringSubmatch(e); m != nil {
-		n, err := strconv.Atoi(m[2])
+	if fill, digits, padHex, ok := parseFill(e); ok {
+		n, err := strconv.Atoi(digits)
 		if err != nil || n > nvs.MaxBlob {
-			return nvs.Item{}, p.errorf(nil, "%s: the length %s is too large", e, m[2])
+			return nvs.Item{}, p.errorf(nil, "%s: the length %s is too large", e, digits)
 		}
-		pad, _ := strconv.ParseUint(m[3], 16, 8)
+		pad, _ := strconv.ParseUint(padHex, 16, 8)
 		if len(value) > n {
 			return nvs.Item{}, p.errorf(nil, "the value is %d bytes, longer than the %d of %s", len(value), n, e)
 		}
 		var b []byte
-		if m[1] == "blob_sz_fill" {
+		if fill == "blob_sz_fill" {
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(value)))
 		}
 		b = append(b, value...)

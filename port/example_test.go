@@ -20,3 +20,13 @@ func ExampleOpen() {
 	fmt.Println(p.SetDTR(true) == port.ErrNoLines)
 	// Output: true
 }
+
+// Find the one ESP board plugged in, as device commands do without --port.
+func ExampleDetect() {
+	info, err := port.Detect()
+	if err != nil {
+		fmt.Println(err) // port.ErrNoESP or port.ErrSeveralESP, naming the ports found
+		return
+	}
+	fmt.Printf("%s (%s)\n", info.Name, info.Bridge)
+}

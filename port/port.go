@@ -7,12 +7,10 @@ import (
 	"io/fs"
 	"net"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"go.bug.st/serial"
-	"go.bug.st/serial/enumerator"
 )
 
 // Port is an open connection to a chip: a serial device or a TCP socket.
@@ -107,36 +105,6 @@ func listHint() string {
 		n = append(n, p.Name)
 	}
 	return "; available: " + strings.Join(n, ", ")
-}
-
-// Info describes a serial port found by List.
-type Info struct {
-	Name    string
-	USB     bool
-	VID     string // USB vendor id, hex, when USB
-	PID     string // USB product id, hex, when USB
-	Serial  string
-	Product string
-}
-
-// USBJTAG reports whether the port is an ESP chip's built-in USB-Serial/JTAG (VID 303A, PID 1001),
-// which needs its own reset sequence.
-func (i Info) USBJTAG() bool {
-	return strings.EqualFold(i.VID, "303a") && strings.EqualFold(i.PID, "1001")
-}
-
-// List returns the serial ports of this machine, sorted by name.
-func List() ([]Info, error) {
-	ds, err := enumerator.GetDetailedPortsList()
-	if err != nil {
-		return nil, err
-	}
-	var out []Info
-	for _, d := range ds {
-		out = append(out, Info{Name: d.Name, USB: d.IsUSB, VID: d.VID, PID: d.PID, Serial: d.SerialNumber, Product: d.Product})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }
 
 // Lookup returns the Info of the named port, if List finds it.

@@ -27,8 +27,9 @@
 #   - with FLASH_IN_PROJECT, the same images in "idf.py flash".
 #
 # nvskit is looked up as the cache variable NVSKIT_EXECUTABLE, then on PATH, then in
-# $GOPATH/bin and ~/go/bin. Install it with
-#   go install github.com/nvskit/nvskit/cmd/nvskit@latest
+# $GOPATH/bin and ~/go/bin. Install it from a release (Homebrew, Scoop, a .deb or .rpm, or an
+# archive) or with "go install github.com/nvskit/nvskit/cmd/nvskit@latest"; when it is missing,
+# the build fails with the one command for this machine.
 #
 # Keys: a keys file is a secret the device needs forever; the build never creates one. Make it
 # once with "nvskit generate-key --keyfile NAME --outdir DIR" (it lands in DIR/keys/NAME). The
@@ -37,9 +38,56 @@
 
 include_guard(GLOBAL)
 
-set(_nvskit_install_hint
-    "nvskit was not found. Install it with: go install github.com/nvskit/nvskit/cmd/nvskit@latest "
-    "(or set -DNVSKIT_EXECUTABLE=/path/to/nvskit)")
+# _nvskit_install_command sets out to the one command that installs nvskit on a host of the
+# given system (CMAKE_HOST_SYSTEM_NAME: Linux, Darwin, Windows) and machine (uname -m), with
+# etc the folder holding debian_version / redhat-release / fedora-release ("/etc"); "" when no
+# release build fits (then go install is the way).
+function(_nvskit_install_command out system machine etc)
+    set(releases "https://github.com/nvskit/nvskit/releases/latest/download/")
+    string(TOLOWER "${machine}" machine)
+    set(arch "")
+    if(machine MATCHES "^(x86_64|amd64)$")
+        set(arch amd64)
+    elseif(machine MATCHES "^(aarch64|arm64|armv8l)$")
+        set(arch arm64)
+    elseif(machine MATCHES "^armv7")
+        set(arch armv7)
+    endif()
+    set(cmd "")
+    if(system STREQUAL "Darwin")
+        set(cmd "brew install --cask nvskit/tap/nvskit")
+    elseif(system STREQUAL "Windows")
+        set(cmd "scoop bucket add nvskit https://github.com/nvskit/scoop-bucket, then scoop install nvskit/nvskit")
+    elseif(system STREQUAL "Linux" AND arch)
+        if(EXISTS "${etc}/debian_version")
+            set(cmd "curl -fsSLO ${releases}nvskit_linux_${arch}.deb && sudo apt install ./nvskit_linux_${arch}.deb")
+        elseif(EXISTS "${etc}/redhat-release" OR EXISTS "${etc}/fedora-release")
+            set(cmd "sudo dnf install ${releases}nvskit_linux_${arch}.rpm")
+        else()
+            set(cmd "curl -fsSL ${releases}nvskit_linux_${arch}.tar.gz | tar xz && sudo install nvskit_linux_${arch}/nvskit /usr/local/bin/")
+        endif()
+    endif()
+    set(${out} "${cmd}" PARENT_SCOPE)
+endfunction()
+
+# _nvskit_install_hint sets out to the lines of the message for a missing nvskit: the command
+# for this host, go install, and NVSKIT_EXECUTABLE.
+function(_nvskit_install_hint out)
+    set(machine "${CMAKE_HOST_SYSTEM_PROCESSOR}")
+    if(NOT machine AND CMAKE_HOST_UNIX)
+        execute_process(COMMAND uname -m OUTPUT_VARIABLE machine OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    elseif(NOT machine AND CMAKE_HOST_WIN32)
+        set(machine "$ENV{PROCESSOR_ARCHITECTURE}")
+    endif()
+    _nvskit_install_command(cmd "${CMAKE_HOST_SYSTEM_NAME}" "${machine}" "/etc")
+    set(go "go install github.com/nvskit/nvskit/cmd/nvskit@latest")
+    if(cmd)
+        set(lines "nvskit was not found. Install it with: ${cmd}" "(or, with Go installed: ${go}; or set -DNVSKIT_EXECUTABLE=/path/to/nvskit)")
+    else()
+        set(lines "nvskit was not found. Install it with: ${go}" "(or set -DNVSKIT_EXECUTABLE=/path/to/nvskit)")
+    endif()
+    set(${out} "${lines}" PARENT_SCOPE)
+endfunction()
 
 # _nvskit_find sets NVSKIT_EXECUTABLE (cache) to the nvskit binary, or to NVSKIT_EXECUTABLE-NOTFOUND.
 function(_nvskit_find)
@@ -85,7 +133,8 @@ function(nvskit_create_partition_image partition csv)
 
     _nvskit_find()
     if(NOT NVSKIT_EXECUTABLE)
-        fail_at_build_time(${target} ${_nvskit_install_hint})
+        _nvskit_install_hint(hint)
+        fail_at_build_time(${target} ${hint})
         return()
     endif()
 

@@ -204,8 +204,39 @@ nvskit_create_partition_image(nvs nvs.csv)
 set(ENV{PATH} "${saved_path}")
 set(ENV{HOME} "${saved_home}")
 get_property(calls GLOBAL PROPERTY calls)
-expect_contains("${calls}" "fail_at_build_time nvs_nvs_bin nvskit was not found")
+expect_contains("${calls}" "fail_at_build_time nvs_nvs_bin nvskit was not found. Install it with: ")
 expect_contains("${calls}" "go install github.com/nvskit/nvskit/cmd/nvskit@latest")
+expect_contains("${calls}" "-DNVSKIT_EXECUTABLE=/path/to/nvskit")
+
+message(STATUS "case: the install command names this kind of machine")
+set(rel "https://github.com/nvskit/nvskit/releases/latest/download/")
+file(MAKE_DIRECTORY "${work}/etc-debian" "${work}/etc-fedora" "${work}/etc-other")
+file(WRITE "${work}/etc-debian/debian_version" "12.5\n")
+file(WRITE "${work}/etc-fedora/fedora-release" "Fedora release 40\n")
+foreach(case
+        "Darwin^arm64^etc-other^brew install --cask nvskit/tap/nvskit"
+        "Darwin^x86_64^etc-other^brew install --cask nvskit/tap/nvskit"
+        "Windows^AMD64^etc-other^scoop bucket add nvskit https://github.com/nvskit/scoop-bucket, then scoop install nvskit/nvskit"
+        "Linux^x86_64^etc-debian^curl -fsSLO ${rel}nvskit_linux_amd64.deb && sudo apt install ./nvskit_linux_amd64.deb"
+        "Linux^armv7l^etc-debian^curl -fsSLO ${rel}nvskit_linux_armv7.deb && sudo apt install ./nvskit_linux_armv7.deb"
+        "Linux^aarch64^etc-fedora^sudo dnf install ${rel}nvskit_linux_arm64.rpm"
+        "Linux^aarch64^etc-other^curl -fsSL ${rel}nvskit_linux_arm64.tar.gz | tar xz && sudo install nvskit_linux_arm64/nvskit /usr/local/bin/"
+        "Linux^riscv64^etc-debian^"
+        "FreeBSD^amd64^etc-other^")
+    string(REPLACE "^" ";" fields "${case}")
+    list(GET fields 0 system)
+    list(GET fields 1 machine)
+    list(GET fields 2 etc)
+    list(LENGTH fields n)
+    set(want "")
+    if(n GREATER 3)
+        list(GET fields 3 want)
+    endif()
+    _nvskit_install_command(got "${system}" "${machine}" "${work}/${etc}")
+    if(NOT got STREQUAL want)
+        message(SEND_ERROR "${system} ${machine} ${etc}: got \"${got}\", want \"${want}\"")
+    endif()
+endforeach()
 expect_no_call("add_custom_command")
 
 message(STATUS "case: bad arguments are configuration errors")

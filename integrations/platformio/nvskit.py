@@ -32,7 +32,8 @@ matter (k/M suffixes, hex, empty offsets placed after the previous partition
 with 4 KiB alignment, 64 KiB for app partitions).
 
 The script needs only the Python standard library and the nvskit binary
-(`go install github.com/nvskit/nvskit/cmd/nvskit@latest`). The part of the
+(a release package, or `go install github.com/nvskit/nvskit/cmd/nvskit@latest`;
+when it is missing, the message gives the one command for this machine). The part of the
 SCons environment it uses is kept small on purpose; see register().
 """
 
@@ -41,12 +42,55 @@ import shutil
 import subprocess
 import sys
 
-INSTALL_HINT = (
-    "nvskit was not found. Install it with\n"
-    "    go install github.com/nvskit/nvskit/cmd/nvskit@latest\n"
-    "(it lands in $(go env GOPATH)/bin, usually ~/go/bin), download a release binary,\n"
-    "or set custom_nvskit_path in platformio.ini to the binary's path."
-)
+RELEASES = "https://github.com/nvskit/nvskit/releases/latest/download/"
+GO_INSTALL = "go install github.com/nvskit/nvskit/cmd/nvskit@latest"
+
+# Release builds by (system, machine): the archive or package name part after "nvskit_".
+_ARCHES = {
+    "x86_64": "amd64", "amd64": "amd64",
+    "aarch64": "arm64", "arm64": "arm64", "armv8l": "arm64",
+    "armv7l": "armv7", "armv7": "armv7", "armv6l": None,
+}
+
+
+def install_command(system=None, machine=None, exists=os.path.exists):
+    """Return the one command that installs nvskit on this machine, or None when there is no
+    release build for it (then only `go install` applies).
+
+    system and machine default to platform.system() and platform.machine(); exists is
+    os.path.exists (for the tests).
+    """
+    import platform
+    system = system if system is not None else platform.system()
+    machine = (machine if machine is not None else platform.machine()).lower()
+    arch = _ARCHES.get(machine)
+    if system == "Darwin":
+        return "brew install --cask nvskit/tap/nvskit"
+    if system == "Windows":
+        return "scoop bucket add nvskit https://github.com/nvskit/scoop-bucket; scoop install nvskit/nvskit"
+    if system != "Linux" or arch is None:
+        return None
+    if exists("/etc/debian_version"):
+        deb = "nvskit_linux_%s.deb" % arch
+        return "curl -fsSLO %s%s && sudo apt install ./%s" % (RELEASES, deb, deb)
+    if exists("/etc/redhat-release") or exists("/etc/fedora-release"):
+        return "sudo dnf install %snvskit_linux_%s.rpm" % (RELEASES, arch)
+    return ("curl -fsSL %snvskit_linux_%s.tar.gz | tar xz && sudo install nvskit_linux_%s/nvskit /usr/local/bin/"
+            % (RELEASES, arch, arch))
+
+
+def install_hint(system=None, machine=None, exists=os.path.exists):
+    """The message for a missing nvskit: the install command for this machine, `go install`,
+    and custom_nvskit_path."""
+    cmd = install_command(system, machine, exists)
+    lines = ["nvskit was not found. Install it with"]
+    if cmd:
+        lines += ["    " + cmd, "or, with Go installed,"]
+    lines += ["    " + GO_INSTALL,
+              "(go install puts it in $(go env GOPATH)/bin, usually ~/go/bin), or set",
+              "custom_nvskit_path in platformio.ini to the binary's path."]
+    return "\n".join(lines)
+
 
 DEFAULT_CSV = "certificates/nvs.csv"
 DEFAULT_PARTITION = "nvs"
@@ -179,7 +223,7 @@ def find_nvskit(settings, which=shutil.which):
         p = settings.nvskit_path
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return p
-        raise NvsKitError("custom_nvskit_path = %s: no executable there.\n%s" % (p, INSTALL_HINT))
+        raise NvsKitError("custom_nvskit_path = %s: no executable there.\n%s" % (p, install_hint()))
     found = which("nvskit")
     if found:
         return found
@@ -188,7 +232,7 @@ def find_nvskit(settings, which=shutil.which):
         p = os.path.join(gopath, "bin", name)
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return p
-    raise NvsKitError(INSTALL_HINT)
+    raise NvsKitError(install_hint())
 
 
 def nvs_partition(settings):

@@ -333,6 +333,45 @@ class FindNvskitTest(ScriptTest):
         self.assertEqual(status, 1)
         self.assertIn("nvskit was not found", err)
         self.assertIn("go install github.com/nvskit/nvskit/cmd/nvskit@latest", err)
+        # The command for this machine comes first.
+        cmd = nvskit.install_command()
+        if cmd:
+            self.assertIn("    " + cmd + "\n", err)
+
+    def test_install_command_per_platform(self):
+        rel = "https://github.com/nvskit/nvskit/releases/latest/download/"
+        none = lambda path: False
+        debian = lambda path: path == "/etc/debian_version"
+        fedora = lambda path: path == "/etc/fedora-release"
+        cases = [
+            ("Darwin", "arm64", none, "brew install --cask nvskit/tap/nvskit"),
+            ("Darwin", "x86_64", none, "brew install --cask nvskit/tap/nvskit"),
+            ("Windows", "AMD64", none,
+             "scoop bucket add nvskit https://github.com/nvskit/scoop-bucket; scoop install nvskit/nvskit"),
+            ("Linux", "x86_64", debian,
+             "curl -fsSLO " + rel + "nvskit_linux_amd64.deb && sudo apt install ./nvskit_linux_amd64.deb"),
+            ("Linux", "armv7l", debian,
+             "curl -fsSLO " + rel + "nvskit_linux_armv7.deb && sudo apt install ./nvskit_linux_armv7.deb"),
+            ("Linux", "aarch64", fedora, "sudo dnf install " + rel + "nvskit_linux_arm64.rpm"),
+            ("Linux", "aarch64", none,
+             "curl -fsSL " + rel + "nvskit_linux_arm64.tar.gz | tar xz && "
+             "sudo install nvskit_linux_arm64/nvskit /usr/local/bin/"),
+            ("Linux", "riscv64", debian, None),
+            ("FreeBSD", "amd64", none, None),
+        ]
+        for system, machine, exists, want in cases:
+            self.assertEqual(nvskit.install_command(system, machine, exists), want, (system, machine))
+        hint = nvskit.install_hint("Darwin", "arm64", none)
+        self.assertEqual(hint.splitlines()[:4], [
+            "nvskit was not found. Install it with",
+            "    brew install --cask nvskit/tap/nvskit",
+            "or, with Go installed,",
+            "    go install github.com/nvskit/nvskit/cmd/nvskit@latest"])
+        # Without a release build for the machine, go install is the one command.
+        hint = nvskit.install_hint("Linux", "riscv64", none)
+        self.assertEqual(hint.splitlines()[:2], [
+            "nvskit was not found. Install it with",
+            "    go install github.com/nvskit/nvskit/cmd/nvskit@latest"])
 
 
 class FlashTest(ScriptTest):

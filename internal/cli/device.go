@@ -30,7 +30,7 @@ type devFlags struct {
 }
 
 func (f *devFlags) register(c *cobra.Command) {
-	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT)")
+	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT, else the one ESP board plugged in)")
 	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
@@ -38,6 +38,9 @@ func (f *devFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
+
+// detectPort finds the port of the one ESP board plugged in (a variable for the tests).
+var detectPort = port.Detect
 
 // device is an open connection to a chip's ROM loader.
 type device struct {
@@ -60,15 +63,13 @@ func (d *device) Close() error {
 // connect opens the port, resets the chip into download mode and synchronises.
 func (f *devFlags) connect(env *Env) (*device, error) {
 	if f.port == "" {
-		names := ""
-		if ps, err := port.List(); err == nil && len(ps) > 0 {
-			var n []string
-			for _, p := range ps {
-				n = append(n, p.Name)
-			}
-			names = " (this machine has: " + strings.Join(n, ", ") + ")"
+		// No --port and no $NVSKIT_PORT: take the one ESP board plugged in, if there is exactly one.
+		info, err := detectPort()
+		if err != nil {
+			return nil, usagef("--port is required: %v; pass --port (or set $NVSKIT_PORT), and nvskit ports lists the serial ports", err)
 		}
-		return nil, usagef("--port is required%s; nvskit ports lists the serial ports", names)
+		fmt.Fprintf(env.Stderr, "Using %s (%s), the only ESP board found; pass --port to choose another\n", info.Name, info.Bridge)
+		f.port = info.Name
 	}
 	mode, ok := esploader.ParseResetMode(f.reset)
 	if !ok {

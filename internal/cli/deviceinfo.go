@@ -122,33 +122,65 @@ func onOff(b bool) string {
 }
 
 func newPortsCmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "ports",
 		Short: "List the serial ports of this machine",
-		Args:  cobra.NoArgs,
+		Long: `List the serial ports of this machine, with their USB ids and the USB-serial bridge
+an ESP board carries when a port looks like one. Device commands without --port (and
+without $NVSKIT_PORT) use the one ESP board found, if there is exactly one.
+
+A macOS build made without cgo lists the /dev/cu.* and /dev/tty.* devices and recognises
+ESP boards by the names their drivers give them (cu.usbserial-*, cu.SLAB_USBtoUART,
+cu.wchusbserial*, cu.usbmodem*).`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			ps, err := port.List()
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				out := make([]portJSON, 0, len(ps))
+				for _, p := range ps {
+					out = append(out, portJSON{Name: p.Name, USB: p.USB, VID: p.VID, PID: p.PID, Serial: p.Serial, Product: p.Product, ESP: p.ESP(), Bridge: p.Bridge})
+				}
+				return writeJSON(env.Stdout, out)
+			}
 			if len(ps) == 0 {
 				fmt.Fprintln(env.Stderr, "No serial ports found. Is the board plugged in, and its USB-serial driver installed?")
 				return nil
 			}
+			if !port.Detailed {
+				fmt.Fprintln(env.Stderr, "This build lists ports without their USB ids; ESP boards are recognised by their drivers' device names.")
+			}
 			for _, p := range ps {
 				line := p.Name
-				if p.USB {
+				if p.USB && p.VID != "" {
 					line += fmt.Sprintf("  USB %s:%s", p.VID, p.PID)
 					if p.Product != "" {
 						line += "  " + p.Product
 					}
-					if p.USBJTAG() {
-						line += "  (ESP USB-Serial/JTAG)"
-					}
+				}
+				if p.Bridge != "" {
+					line += "  (likely an ESP board: " + p.Bridge + ")"
 				}
 				fmt.Fprintln(env.Stdout, line)
 			}
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// portJSON is one port of "ports --json".
+type portJSON struct {
+	Name    string `json:"name"`
+	USB     bool   `json:"usb"`
+	VID     string `json:"vid,omitempty"`
+	PID     string `json:"pid,omitempty"`
+	Serial  string `json:"serial,omitempty"`
+	Product string `json:"product,omitempty"`
+	ESP     bool   `json:"esp"`
+	Bridge  string `json:"bridge,omitempty"`
 }

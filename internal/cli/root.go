@@ -15,9 +15,6 @@ import (
 	"github.com/nvskit/nvskit/internal/fsutil"
 )
 
-// Version is nvskit's version, set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
-
 // Env is what a command may touch of the outside world. Tests run commands in-process with
 // their own Env.
 type Env struct {
@@ -74,8 +71,69 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// NewRoot builds the command tree.
-func NewRoot(env *Env) *cobra.Command {
+// subcommands are nvskit's commands, in the order "nvskit --help" lists them. A run builds only
+// the command its arguments name (newRoot), so a new command adds one line here, and its
+// constructor costs nothing to the other commands. The name must be the command's Use name (a
+// test checks it).
+var subcommands = []struct {
+	name string
+	new  func(*Env) *cobra.Command
+}{
+	{"generate", newGenerateCmd},
+	{"encrypt", newEncryptCmd},
+	{"decrypt", newDecryptCmd},
+	{"generate-key", newGenerateKeyCmd},
+	{"keys", newKeysCmd},
+	{"partitions", newPartitionsCmd},
+	{"mfg", newMfgCmd},
+	{"ledger", newLedgerCmd},
+	{"station", newStationCmd},
+	{"flash", newFlashCmd},
+	{"read", newReadCmd},
+	{"erase", newEraseCmd},
+	{"device", newDeviceCmd},
+	{"ports", newPortsCmd},
+	{"simulate", newSimulateCmd},
+	{"provision", newProvisionCmd},
+	{"inspect", newInspectCmd},
+	{"check", newCheckCmd},
+	{"get", newGetCmd},
+	{"export", newExportCmd},
+	{"set", newSetCmd},
+	{"rm", newRmCmd},
+	{"encrypt-flash-data", newEncryptFlashDataCmd},
+	{"decrypt-flash-data", newDecryptFlashDataCmd},
+}
+
+// NewRoot builds the whole command tree.
+func NewRoot(env *Env) *cobra.Command { return newRoot(env, "") }
+
+// commandNamed returns the subcommand args run, "" when they name none (help, completion, an
+// unknown or misspelt command, no command at all: those need the whole tree), and noCommands
+// for a lone --version (which needs none).
+func commandNamed(args []string) string {
+	if len(args) == 1 && args[0] == "--version" {
+		return noCommands
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue // nvskit's own flags (--help, --version) take no value
+		}
+		for _, sc := range subcommands {
+			if sc.name == a {
+				return a
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// noCommands, as newRoot's only, builds the root command alone.
+const noCommands = "-"
+
+// newRoot builds the root command with the subcommand only, or with all of them when only is "".
+func newRoot(env *Env, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nvskit",
 		Short: "Make, inspect, encrypt and flash ESP32 NVS partitions",
@@ -83,7 +141,11 @@ func NewRoot(env *Env) *cobra.Command {
 optionally encrypted NVS partition on the device, and back. It is a drop-in for
 ESP-IDF's nvs_partition_gen.py (same CSV, same arguments, byte-identical images)
 and needs no Python and no ESP-IDF install.`,
-		Version:       Version,
+		// cobra prints "nvskit version " + Version + "\n": the rest of the lines go in Version.
+		// (No SetVersionTemplate: a text/template reachable from main disables the linker's
+		// dead-code elimination of methods and adds megabytes to the binary; see
+		// docs/performance.md.)
+		Version:       strings.TrimSuffix(strings.TrimPrefix(currentVersion().String(), "nvskit version "), "\n"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -91,31 +153,13 @@ and needs no Python and no ESP-IDF install.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(
-		newGenerateCmd(env),
-		newEncryptCmd(env),
-		newDecryptCmd(env),
-		newGenerateKeyCmd(env),
-		newKeysCmd(env),
-		newPartitionsCmd(env),
-		newMfgCmd(env),
-		newFlashCmd(env),
-		newReadCmd(env),
-		newEraseCmd(env),
-		newDeviceCmd(env),
-		newPortsCmd(env),
-		newSimulateCmd(env),
-		newProvisionCmd(env),
-		newInspectCmd(env),
-		newCheckCmd(env),
-		newGetCmd(env),
-		newExportCmd(env),
-		newSetCmd(env),
-		newRmCmd(env),
-		newEncryptFlashDataCmd(env),
-		newDecryptFlashDataCmd(env),
-	)
-	root.AddCommand(factoryCmds(env)...)
+	for _, sc := range subcommands {
+		if only == "" || sc.name == only {
+			root.AddCommand(sc.new(env))
+		}
+	}
+	// "completion" (and its four shells' commands) is built only with the whole tree.
+	root.CompletionOptions.DisableDefaultCmd = only != ""
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "set", "rm", "decrypt":
@@ -140,7 +184,7 @@ func Run(args []string, env Env) int {
 	if env.made == nil {
 		env.made = new(fsutil.Made)
 	}
-	root := NewRoot(&env)
+	root := newRoot(&env, commandNamed(args))
 	root.SetArgs(args)
 	err := root.ExecuteContext(env.ctx())
 	if err == nil {
