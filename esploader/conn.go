@@ -21,6 +21,12 @@ type conn struct {
 	inN    atomic.Int64 // bytes read
 	trace  io.Writer    // if not nil, every frame is logged here
 	start  time.Time
+	// traceData shows data payloads in the trace (trace.go); lastReg is the address of the last
+	// READ_REG request, whose reply may be an eFuse key word.
+	traceData bool
+	lastReg   uint32
+	// timeouts counts the commands other than SYNC that waited out their timeout.
+	timeouts int
 }
 
 // tracef logs one line of the exchange, with the time since the connection started.
@@ -30,8 +36,12 @@ func (c *conn) tracef(dir string, p []byte) {
 	}
 	const limit = 48
 	more := ""
+	total := len(p)
+	if !c.traceData {
+		p, more = redact(dir, p, c.lastReg)
+	}
 	if len(p) > limit {
-		more = fmt.Sprintf(" ... (%d bytes)", len(p))
+		more = fmt.Sprintf(" ... (%d bytes)", total)
 		p = p[:limit]
 	}
 	fmt.Fprintf(c.trace, "%8.3f %s % x%s\n", time.Since(c.start).Seconds(), dir, p, more)
@@ -116,6 +126,9 @@ func (c *conn) readFrame(timeout time.Duration) ([]byte, error) {
 // write sends one request.
 func (c *conn) write(cmd Command, data []byte, checksum uint32) error {
 	req := EncodeRequest(cmd, data, checksum)
+	if cmd == CmdReadReg && len(data) >= 4 {
+		c.lastReg = uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16 | uint32(data[3])<<24
+	}
 	c.tracef(">", req)
 	b := SLIPEncode(req)
 	n, err := c.w.Write(b)
@@ -173,11 +186,11 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		f, err := c.readFrame(left)
 		if errors.Is(err, ErrTimeout) {
-			return Response{}, fmt.Errorf("%s: %w", cmd, lastErr)
+			return Response{}, c.timedOut(cmd, lastErr)
 		}
 		if err != nil {
 			return Response{}, err
@@ -188,8 +201,74 @@ func (c *conn) command(cmd Command, data []byte, checksum uint32, timeout time.D
 			continue
 		}
 		if r.Cmd != cmd {
+			if refusal(r) {
+				// The ESP32 ROM answers an opcode it does not implement with replies that repeat
+				// the previous reply's opcode and value, with status 01 05: the command is not
+				// supported. Let the other copies arrive and drop them, so that they are not
+				// taken for the answer to the next command.
+				c.drain()
+				return Response{}, &StatusError{Cmd: cmd, Status: r.Data[0], Code: r.Data[1], Stale: true}
+			}
 			continue
+		}
+		if refusal(r) {
+			// A refusal may come more than once: drop the copies before the next command.
+			c.drain()
 		}
 		return r, nil
 	}
+}
+
+// timedOut counts a command that waited out its timeout and returns its error: the last
+// unparsable reply's, or ErrTimeout.
+func (c *conn) timedOut(cmd Command, lastErr error) error {
+	if cmd != CmdSync {
+		c.timeouts++
+	}
+	return fmt.Errorf("%s: %w", cmd, lastErr)
+}
+
+// refusal reports whether r carries nothing but a "message invalid / command unsupported"
+// status: a failure with reason 0x05 and no payload (the rule esptool applies, limited to
+// status-only replies so that a late reply with data cannot pass for one).
+func refusal(r Response) bool {
+	return (len(r.Data) == 4 || len(r.Data) == 2) && r.Data[0] != 0 && r.Data[1] == CodeInvalidMessage
+}
+
+// Drain timing: the loader sends the copies of a refusal back to back, so once the line has
+// been quiet for drainQuiet they have all arrived; drainMax bounds the wait on a line that
+// never goes quiet.
+const (
+	drainQuiet = 30 * time.Millisecond
+	drainMax   = 500 * time.Millisecond
+)
+
+// drain drops everything received until the line has been quiet for drainQuiet (at most
+// drainMax), and any frames already decoded.
+func (c *conn) drain() {
+	before := c.inN.Load()
+	stop := time.NewTimer(drainMax)
+	defer stop.Stop()
+	quiet := time.NewTimer(drainQuiet)
+	defer quiet.Stop()
+loop:
+	for {
+		select {
+		case p := <-c.in:
+			c.inN.Add(int64(len(p)))
+			// Since Go 1.23 Reset leaves no stale expiry in the channel (go.mod: go 1.26).
+			quiet.Reset(drainQuiet)
+		case <-quiet.C:
+			break loop
+		case <-stop.C:
+			break loop
+		case <-c.done:
+			break loop
+		}
+	}
+	if c.trace != nil {
+		fmt.Fprintf(c.trace, "%8.3f < refused; %d frames and %d bytes after it dropped\n", time.Since(c.start).Seconds(), len(c.frames), c.inN.Load()-before)
+	}
+	c.frames = nil
+	c.dec.Reset()
 }

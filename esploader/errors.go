@@ -27,6 +27,12 @@ var (
 	// ErrStubRunning: a flasher stub left running by an earlier esptool session answered instead
 	// of the ROM loader.
 	ErrStubRunning = errors.New("a flasher stub from an earlier session (esptool --after no_reset?) is answering instead of the ROM loader; reset the board (press RESET/EN, or unplug it) and run again")
+	// ErrReadMismatch: data read with READ_FLASH_SLOW differs from the chip's MD5 of the range,
+	// every time it was read.
+	ErrReadMismatch = errors.New("the data read differs from the chip's MD5 of the range; the serial link garbles data: try a lower --baud, a shorter cable or another USB port")
+	// ErrDeflateOverrun: a compressed write was asked of a ROM that programs past the end of it
+	// (the ESP32's programs its whole 32 KiB decompression buffer).
+	ErrDeflateOverrun = errors.New("compressed writes are unsafe on this chip's ROM: it programs up to 32 KiB past the image; write uncompressed")
 	// ErrSecureDownload: the chip is in Secure Download Mode, which refuses reads and verification.
 	ErrSecureDownload = errors.New("the chip is in Secure Download Mode: reading and MD5 verification are not available")
 )

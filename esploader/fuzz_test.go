@@ -47,14 +47,23 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte{1, 0x13, 36, 0, 0, 0, 0, 0, 'e', 'd', 'c', 'e', 'e', '7', '0', '6', '2', '1', '5', '5', 'c', '9', '0', '8', '8', '0', '4', '0', 'e', '2', 'd', '2', '4', 'f', '9', '5', 'e', '8', '5', '2', 0, 0, 0, 0}, 32)
 	f.Add([]byte{1, 0x11, 2, 0, 0, 0, 0, 0, 0xC1, 0}, 0)
 	f.Add([]byte{1, 0x14, 0xFF, 0xFF, 0, 0, 0, 0}, 20)
+	f.Add([]byte{1, 0x08, 4, 0, 7, 7, 0x12, 0x20, 1, 5, 0, 0}, 0) // the ESP32's stale refusal
+	f.Add([]byte{1, 0x0E, 68, 0}, 64)
 	f.Fuzz(func(t *testing.T, pkt []byte, payloadLen int) {
 		if len(pkt) > 1024 {
 			return // larger inputs find nothing new and make the minimiser crawl
+		}
+		// The trace's redaction reads untrusted replies too.
+		for _, dir := range []string{"<", ">"} {
+			if shown, _ := redact(dir, pkt, 0x3FF5A038); len(shown) > len(pkt) {
+				t.Fatal("redaction grew the packet")
+			}
 		}
 		r, err := ParseResponse(pkt)
 		if err != nil {
 			return
 		}
+		_ = refusal(r)
 		if len(r.Data) > len(pkt)-8 {
 			t.Fatal("data longer than the packet")
 		}

@@ -2,6 +2,7 @@ package esploader
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -31,8 +32,11 @@ type Options struct {
 	// Retries is how many times a command whose reply was lost or garbled is sent again (default 3).
 	Retries int
 	// Trace, if not nil, receives one line per frame sent (>) or received (<), in hex, and the
-	// text the chip prints outside frames: for reporting problems with real hardware.
+	// text the chip prints outside frames: for reporting problems with real hardware. Data that
+	// may be secret (flash contents written or read, eFuse key words) is left out.
 	Trace io.Writer
+	// TraceData shows the data left out of the trace as well.
+	TraceData bool
 
 	sleep func(time.Duration) // replaced by tests
 }
@@ -147,7 +151,7 @@ func Connect(rw io.ReadWriter, opts Options) (*Loader, error) {
 		}
 	}
 	l := &Loader{c: newConn(rw), rw: rw, opts: opts, baud: 115200}
-	l.c.trace = opts.Trace
+	l.c.trace, l.c.traceData = opts.Trace, opts.TraceData
 	l.reset = resetter{lines: opts.Lines, sleep: opts.sleep}
 	if err := l.sync(); err != nil {
 		return nil, err
@@ -256,11 +260,15 @@ func (l *Loader) do(cmd Command, data []byte, checksum uint32, payloadLen int, t
 			return Response{}, nil, err
 		}
 		var se *StatusError
-		if errors.As(err, &se) && se.Unsupported() && cmd != CmdFlashDeflData && cmd != CmdFlashData {
+		if errors.As(err, &se) && se.Unsupported() && !l.implements(cmd) {
+			// Refused by a loader that does not run this command: final, no retry.
 			return Response{}, nil, err
 		}
+		// A command the loader runs was refused as invalid: the request arrived garbled.
 		l.retries++
-		l.c.flush(20 * time.Millisecond)
+		if se == nil || se.Code != CodeInvalidMessage { // a refusal has been drained already
+			l.c.flush(20 * time.Millisecond)
+		}
 	}
 	return Response{}, nil, err
 }
@@ -275,12 +283,11 @@ func (l *Loader) detect() error {
 		} else {
 			p, err = r.Status(12)
 		}
+		var si SecurityInfo
 		if err == nil {
-			si := SecurityInfo{Flags: binary.LittleEndian.Uint32(p), FlashCryptCnt: p[4]}
-			copy(si.KeyPurposes[:], p[5:12])
-			if len(p) >= 20 {
-				si.ChipID, si.APIVersion, si.HasChipID = binary.LittleEndian.Uint32(p[12:]), binary.LittleEndian.Uint32(p[16:]), true
-			}
+			si, err = ParseSecurityInfo(p)
+		}
+		if err == nil {
 			l.sec = &si
 			if si.HasChipID {
 				c, ok := chipByID(si.ChipID)
@@ -294,8 +301,8 @@ func (l *Loader) detect() error {
 	} else if errors.Is(err, ErrDisconnected) {
 		return err
 	}
-	// An unsupported command may be answered several times: let the replies drain.
-	l.c.flush(100 * time.Millisecond)
+	// Not answered (the ESP32 ROM does not implement it; its refusal has been drained), or the
+	// 12-byte form without a chip id (ESP32-S2): the magic register tells.
 	v, err := l.ReadReg(MagicReg)
 	if err != nil {
 		var se *StatusError
@@ -323,6 +330,10 @@ func (l *Loader) SecurityInfo() (SecurityInfo, bool) {
 	}
 	return *l.sec, true
 }
+
+// Timeouts returns how many commands (SYNC aside) waited out their timeout without a reply
+// since Connect began: 0 on a good link in the normal path.
+func (l *Loader) Timeouts() int { return l.c.timeouts }
 
 // WireBytes returns the bytes written to and read from the stream so far.
 func (l *Loader) WireBytes() (out, in int64) { return l.c.out.Load(), l.c.inN.Load() }
@@ -616,8 +627,14 @@ func (l *Loader) FlashMD5(offset uint32, size int) ([16]byte, error) {
 	return sum, nil
 }
 
-// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip.
-// progress, if not nil, is called with the bytes read so far.
+// readChunk is how much ReadFlash reads before it checks the data against the chip's MD5.
+const readChunk = 0x1000
+
+// ReadFlash reads size bytes at offset with READ_FLASH_SLOW, 64 bytes per round trip, and
+// checks every 4 KiB against the MD5 the chip computes of it: READ_FLASH_SLOW replies carry no
+// checksum, so a byte garbled on the wire would otherwise pass. A chunk whose data or reply is
+// damaged is read again (Options.Retries times). progress, if not nil, is called with the bytes
+// read so far.
 func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total int)) ([]byte, error) {
 	if err := l.attach(); err != nil {
 		return nil, err
@@ -627,15 +644,45 @@ func (l *Loader) ReadFlash(offset uint32, size int, progress func(done, total in
 	}
 	out := make([]byte, 0, size)
 	for len(out) < size {
-		n := min(64, size-len(out))
-		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(n)), 0, 64, l.opts.Timeout)
+		at := offset + uint32(len(out))
+		n := min(readChunk, size-len(out))
+		for try := 0; ; try++ {
+			chunk, err := l.readChunk(at, n, func(d int) {
+				if progress != nil {
+					progress(len(out)+d, size)
+				}
+			})
+			if err == nil {
+				var sum [16]byte
+				if sum, err = l.FlashMD5(at, n); err == nil && sum != md5.Sum(chunk) {
+					err = fmt.Errorf("%w: 0x%X+0x%X", ErrReadMismatch, at, n)
+				}
+				if err == nil {
+					out = append(out, chunk...)
+					break
+				}
+			}
+			if errors.Is(err, ErrDisconnected) || errors.Is(err, ErrSecureDownload) || try >= l.opts.Retries {
+				return nil, fmt.Errorf("reading flash at 0x%X: %w", at, err)
+			}
+			l.retries++
+			l.c.flush(20 * time.Millisecond)
+		}
+	}
+	return out, nil
+}
+
+// readChunk reads n bytes at offset with READ_FLASH_SLOW.
+func (l *Loader) readChunk(offset uint32, n int, progress func(done int)) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		k := min(64, n-len(out))
+		_, p, err := l.do(CmdReadFlashSlow, words(offset+uint32(len(out)), uint32(k)), 0, 64, l.opts.Timeout)
 		if err != nil {
-			return nil, fmt.Errorf("reading flash at 0x%X: %w", offset+uint32(len(out)), err)
+			return nil, err
 		}
-		out = append(out, p[:n]...)
-		if progress != nil {
-			progress(len(out), size)
-		}
+		out = append(out, p[:k]...)
+		progress(len(out))
 	}
 	return out, nil
 }

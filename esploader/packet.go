@@ -145,6 +145,9 @@ type StatusError struct {
 	Cmd    Command
 	Status byte // first status byte (1 on a ROM, the error code on a stub)
 	Code   byte // the reason code
+	// Stale is set when the refusal came in replies carrying another command's opcode: the way
+	// the ESP32 ROM answers a command it does not implement.
+	Stale bool
 }
 
 // ROM and stub error codes, as found in the second (ROM) or first (stub) status byte.
@@ -182,10 +185,14 @@ func (e *StatusError) Error() string {
 	if !ok {
 		t = "error"
 	}
+	if e.Stale {
+		return fmt.Sprintf("%s is not supported by this loader (it answered with another command's reply, status 0x%02X, code 0x%02X)", e.Cmd, e.Status, e.Code)
+	}
 	return fmt.Sprintf("%s failed: %s (status 0x%02X, code 0x%02X)", e.Cmd, t, e.Status, e.Code)
 }
 
-// Unsupported reports whether the loader refused the command as unknown.
+// Unsupported reports whether the loader refused the command as unknown or invalid (a ROM's
+// code 0x05 is both; see Loader for how the two are told apart).
 func (e *StatusError) Unsupported() bool {
 	return e.Code == CodeInvalidMessage || e.Code == 0xFF || e.Code == 0xC3
 }

@@ -121,62 +121,87 @@ func TestSecurityInfo(t *testing.T) {
 	}
 }
 
+// TestFaults injects faults into writes on the ESP32 (uncompressed: FLASH_BEGIN/FLASH_DATA) and
+// the ESP32-C3 (compressed: FLASH_DEFL_BEGIN/FLASH_DEFL_DATA).
 func TestFaults(t *testing.T) {
 	img := golden(t)
 	type tc struct {
 		name    string
-		faults  []loadersim.Fault
+		faults  func(begin, data byte) []loadersim.Fault
 		wantErr error // nil: the fault must be survived
 	}
 	cases := []tc{
-		{"drop byte in a data request", []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: 0x11, Nth: 2}}, nil},
-		{"corrupt data payload", []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x11, Nth: 1}}, nil},
-		{"drop byte in a data reply", []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: 0x11, Nth: 3, Reply: true}}, nil},
-		{"corrupt a data reply", []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x11, Nth: 1, Reply: true}}, nil},
-		{"delayed data reply", []loadersim.Fault{{Kind: loadersim.Delay, Cmd: 0x11, Nth: 2, Delay: 400 * time.Millisecond}}, nil},
-		{"drop byte in a begin request", []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: 0x10}}, nil},
-		{"corrupt a read reply", []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x0E, Reply: true}}, nil},
-		{"wrong MD5 once", []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13}}, nil},
-		{"wrong MD5 always", []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}, esploader.ErrMD5Mismatch},
-		{"disconnect mid-write", []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 2}}, esploader.ErrDisconnected},
-		{"data replies lost for good", []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: 0x11, Nth: 2, Reply: true, Count: -1}}, esploader.ErrBadReply},
+		{"drop byte in a data request", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: d, Nth: 2}}
+		}, nil},
+		{"corrupt data payload", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: d, Nth: 1}}
+		}, nil},
+		{"drop byte in a data reply", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: d, Nth: 3, Reply: true}}
+		}, nil},
+		{"corrupt a data reply", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: d, Nth: 1, Reply: true}}
+		}, nil},
+		{"delayed data reply", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.Delay, Cmd: d, Nth: 2, Delay: 400 * time.Millisecond}}
+		}, nil},
+		{"drop byte in a begin request", func(b, d byte) []loadersim.Fault { return []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: b}} }, nil},
+		{"corrupt a read reply", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.CorruptByte, Cmd: 0x0E, Reply: true}}
+		}, nil},
+		{"wrong MD5 once", func(b, d byte) []loadersim.Fault { return []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13}} }, nil},
+		{"wrong MD5 always", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.WrongMD5, Cmd: 0x13, Count: -1}}
+		}, esploader.ErrMD5Mismatch},
+		{"disconnect mid-write", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: d, Nth: 2}}
+		}, esploader.ErrDisconnected},
+		{"data replies lost for good", func(b, d byte) []loadersim.Fault {
+			return []loadersim.Fault{{Kind: loadersim.DropByte, Cmd: d, Nth: 2, Reply: true, Count: -1}}
+		}, esploader.ErrBadReply},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			sim, _ := loadersim.New(loadersim.Config{Chip: "esp32", FlashSize: 1 << 20, Faults: c.faults})
-			l, err := esploader.Connect(startSim(t, sim), fast)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = l.WriteFlash(0x9000, img, esploader.WriteOptions{})
-			if err == nil {
-				var back []byte
-				back, err = l.ReadFlash(0x9000, 256, nil)
-				if err == nil && !bytes.Equal(back, img[:256]) {
-					t.Fatal("read-back differs")
-				}
-			}
-			if sim.Stats().Faults == 0 {
-				t.Error("no fault was injected")
-			}
-			if c.wantErr == nil {
+	for _, chip := range []struct {
+		name        string
+		begin, data byte
+	}{{"esp32", 0x02, 0x03}, {"esp32c3", 0x10, 0x11}} {
+		for _, c := range cases {
+			t.Run(chip.name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				sim, _ := loadersim.New(loadersim.Config{Chip: chip.name, FlashSize: 1 << 20, Faults: c.faults(chip.begin, chip.data)})
+				l, err := esploader.Connect(startSim(t, sim), fast)
 				if err != nil {
-					t.Fatalf("fault not survived: %v", err)
+					t.Fatal(err)
 				}
-				if !bytes.Equal(sim.Flash()[0x9000:0x9000+len(img)], img) {
-					t.Fatal("flash differs after a successful write")
+				_, err = l.WriteFlash(0x9000, img, esploader.WriteOptions{})
+				if err == nil {
+					var back []byte
+					back, err = l.ReadFlash(0x9000, 256, nil)
+					if err == nil && !bytes.Equal(back, img[:256]) {
+						t.Fatal("read-back differs")
+					}
 				}
-				return
-			}
-			// A reply lost for good shows up as a garbled reply or as none at all.
-			if !errors.Is(err, c.wantErr) && !(c.wantErr == esploader.ErrBadReply && errors.Is(err, esploader.ErrTimeout)) {
-				t.Fatalf("error %v, want %v", err, c.wantErr)
-			}
-			if errors.Is(err, esploader.ErrBadReply) && !strings.Contains(err.Error(), "lower --baud") {
-				t.Errorf("error %q does not say what to do", err)
-			}
-		})
+				if sim.Stats().Faults == 0 {
+					t.Error("no fault was injected")
+				}
+				if c.wantErr == nil {
+					if err != nil {
+						t.Fatalf("fault not survived: %v", err)
+					}
+					if !bytes.Equal(sim.Flash()[0x9000:0x9000+len(img)], img) {
+						t.Fatal("flash differs after a successful write")
+					}
+					return
+				}
+				// A reply lost for good shows up as a garbled reply or as none at all.
+				if !errors.Is(err, c.wantErr) && !(c.wantErr == esploader.ErrBadReply && errors.Is(err, esploader.ErrTimeout)) {
+					t.Fatalf("error %v, want %v", err, c.wantErr)
+				}
+				if errors.Is(err, esploader.ErrBadReply) && !strings.Contains(err.Error(), "lower --baud") {
+					t.Errorf("error %q does not say what to do", err)
+				}
+			})
+		}
 	}
 }
 

@@ -8,8 +8,25 @@ import (
 	"fmt"
 )
 
+// Compression selects how WriteFlash sends the data.
+type Compression int
+
+// The compression modes.
+const (
+	// CompressAuto compresses where the chip's ROM is known to program exactly the image (see
+	// Chip.CompressesWrites) and writes uncompressed elsewhere.
+	CompressAuto Compression = iota
+	// CompressNever writes uncompressed (FLASH_BEGIN/FLASH_DATA) on every chip.
+	CompressNever
+	// CompressAlways compresses (FLASH_DEFL_*) on every chip whose ROM is not known to program
+	// past the image; on the ESP32 WriteFlash refuses it with ErrDeflateOverrun.
+	CompressAlways
+)
+
 // WriteOptions tune WriteFlash.
 type WriteOptions struct {
+	// Compression selects compressed or uncompressed writes (default CompressAuto).
+	Compression Compression
 	// Level is the zlib level (1..9); 0 means 9. Compress keeps whichever of its two streams
 	// is smaller on the wire.
 	Level int
@@ -23,8 +40,9 @@ type WriteOptions struct {
 // WriteResult describes a finished write.
 type WriteResult struct {
 	Size       int      // image bytes
-	Compressed int      // zlib stream bytes
-	Blocks     int      // FLASH_DEFL_DATA packets
+	Compressed int      // zlib stream bytes; 0 when written uncompressed
+	Sent       int      // data bytes sent in blocks: the zlib stream, or the raw blocks up to the last one not all 0xFF
+	Blocks     int      // FLASH_DEFL_DATA or FLASH_DATA packets
 	Attempts   int      // whole-write attempts used
 	Retries    int      // commands sent again because a reply was lost or garbled
 	MD5        [16]byte // verified MD5 of the image
@@ -81,9 +99,14 @@ func zlibLevel(data []byte, level, split int) []byte {
 	return b.Bytes()
 }
 
-// WriteFlash writes data at offset (a multiple of 4 KiB) with FLASH_DEFL_BEGIN/DATA and then
-// checks the chip's MD5 of the range. It never returns a nil error unless the MD5 matched.
-// It does not send FLASH_DEFL_END, which would make a ROM loader leave download mode.
+// WriteFlash writes data at offset (a multiple of 4 KiB) and then checks the chip's MD5 of
+// exactly that range. It never returns a nil error unless the MD5 matched.
+//
+// Where the ROM is known to program exactly the image (Chip.CompressesWrites) the data goes as
+// one zlib stream (FLASH_DEFL_BEGIN/DATA). Elsewhere it goes uncompressed (FLASH_BEGIN/DATA, as
+// esptool writes without its stub): FLASH_BEGIN erases the whole range, and the blocks after the
+// last one holding anything but 0xFF are not sent, since the erase already left them so.
+// It does not send FLASH_END or FLASH_DEFL_END, which would make a ROM loader leave download mode.
 func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (res WriteResult, err error) {
 	res = WriteResult{Size: len(data), MD5: md5.Sum(data)}
 	if offset%0x1000 != 0 {
@@ -108,11 +131,29 @@ func (l *Loader) WriteFlash(offset uint32, data []byte, opt WriteOptions) (res W
 		res.WireOut, res.WireIn = o-out0, i-in0
 		res.Retries = l.retries - r0
 	}()
-	z := Compress(data, opt.Level)
-	res.Compressed = len(z)
+	compress := l.chip.CompressesWrites()
+	switch opt.Compression {
+	case CompressNever:
+		compress = false
+	case CompressAlways:
+		if deflateBehaviour(l.chip) == deflateUnsafe {
+			return res, fmt.Errorf("%w (%s)", ErrDeflateOverrun, l.chip.Name)
+		}
+		compress = true
+	}
+	var z []byte
+	if compress {
+		z = Compress(data, opt.Level)
+		res.Compressed, res.Sent = len(z), len(z)
+	}
 	for a := 1; a <= opt.Attempts; a++ {
 		res.Attempts = a
-		if err = l.writeOnce(offset, len(data), data, z, &res, opt.Progress); err != nil {
+		if compress {
+			err = l.writeOnce(offset, len(data), data, z, &res, opt.Progress)
+		} else {
+			err = l.writePlain(offset, data, &res, opt.Progress)
+		}
+		if err != nil {
 			if errors.Is(err, ErrDisconnected) {
 				return res, err
 			}
@@ -160,6 +201,43 @@ func (l *Loader) writeOnce(offset uint32, size int, raw, z []byte, res *WriteRes
 		if progress != nil {
 			progress(min(size, (seq+1)*size/blocks), size)
 		}
+	}
+	return nil
+}
+
+// writePlain writes data uncompressed: FLASH_BEGIN erases the range (rounded up to the ROM's
+// block size, and by the ROM to whole sectors), then FLASH_DATA blocks of 0x400 bytes, the last
+// padded with 0xFF, up to the last block that is not all 0xFF.
+func (l *Loader) writePlain(offset uint32, data []byte, res *WriteResult, progress func(int, int)) error {
+	used := len(data)
+	for used > 0 && data[used-1] == 0xFF {
+		used--
+	}
+	blocks := (used + romBlock - 1) / romBlock
+	res.Blocks, res.Sent = blocks, blocks*romBlock
+	erase := (len(data) + romBlock - 1) / romBlock * romBlock
+	if _, _, err := l.do(CmdFlashBegin, l.beginWords(uint32(erase), uint32(blocks), romBlock, offset), 0, 0, l.sizeTimeout(30, erase)); err != nil {
+		return fmt.Errorf("starting the write at 0x%X: %w", offset, err)
+	}
+	if progress != nil {
+		progress(0, len(data))
+	}
+	block := make([]byte, romBlock)
+	for seq := 0; seq < blocks; seq++ {
+		n := copy(block, data[seq*romBlock:min(len(data), (seq+1)*romBlock)])
+		for i := n; i < romBlock; i++ {
+			block[i] = 0xFF
+		}
+		pkt := append(words(romBlock, uint32(seq), 0, 0), block...)
+		if _, _, err := l.do(CmdFlashData, pkt, Checksum(block), 0, l.opts.Timeout); err != nil {
+			return fmt.Errorf("writing block %d of %d at 0x%X: %w", seq+1, blocks, offset, err)
+		}
+		if progress != nil {
+			progress(min(len(data), (seq+1)*romBlock), len(data))
+		}
+	}
+	if progress != nil {
+		progress(len(data), len(data))
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func seedValues(n int) []byte {
 
 func BenchmarkMfg(b *testing.B) {
 	files := seedFiles(b)
-	read := func(name string) ([]byte, error) {
+	read := func(name string, _ int64) ([]byte, error) {
 		if d, ok := files[name]; ok {
 			return d, nil
 		}

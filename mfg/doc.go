@@ -5,7 +5,11 @@
 // A Generator reads VALUES.csv row by row and builds the images on a pool of workers, so
 // memory stays bounded however many devices there are; every device goes to a Sink. Output is
 // the Sink that writes mfg_gen's layout (bin/<prefix>-<id>.bin, keys/keys-<prefix>-<id>.bin)
-// plus a manifest, all or nothing: files are staged and moved into place by Output.Commit.
+// plus a manifest, all or nothing: files are staged and moved into place by Output.Commit, in
+// a journaled order in which an image never exists without its keys; OpenOutput finishes a
+// commit that an earlier run was interrupted in, and removes what a run that never committed
+// left behind. Generator.Run stops as soon as its context is cancelled, also while a read of
+// VALUES.csv waits.
 //
 // Values are converted with exactly the rules of the generate CSV (package nvscsv), and every
 // encoding is accepted, including i16, u64 and i64, which mfg_gen.py refuses. No per-device CSV

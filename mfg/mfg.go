@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nvskit/nvskit/internal/clip"
 	"github.com/nvskit/nvskit/nvs"
@@ -29,8 +30,10 @@ type Options struct {
 	FileID string
 	// Jobs is the number of worker goroutines; zero means runtime.GOMAXPROCS(0).
 	Jobs int
-	// ReadFile reads the file a "file" config row's value names. Without it file rows fail.
-	ReadFile func(name string) ([]byte, error)
+	// ReadFile reads the file a "file" config row's value names, at most max bytes (the
+	// largest content the row's encoding can use, nvscsv.MaxValueSize): a larger file is an
+	// error (an *nvscsv.LimitError). Without it file rows fail.
+	ReadFile func(name string, max int64) ([]byte, error)
 	// Encryption, when not nil, encrypts every image.
 	Encryption *Encryption
 	// Issuer, when not nil, issues a certificate and key pair for every device; the config's
@@ -101,7 +104,6 @@ type Device struct {
 	// Status is free for the Store and Skip callbacks to describe what they did ("written",
 	// "unchanged", ...).
 	Status string
-	done   chan struct{}
 	values *nvscsv.MfgDevice
 }
 
@@ -145,9 +147,10 @@ var (
 
 // Generator makes one NVS image per device from a config.
 type Generator struct {
-	cfg    *nvscsv.MfgConfig
-	opts   Options
-	cipher *nvs.Cipher
+	cfg     *nvscsv.MfgConfig
+	opts    Options
+	cipher  *nvs.Cipher
+	fileMax []int64 // per config row: the largest file a file row reads
 }
 
 // New returns a Generator for cfg.
@@ -164,7 +167,10 @@ func New(cfg *nvscsv.MfgConfig, opts Options) (*Generator, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
-	g := &Generator{cfg: cfg, opts: opts}
+	g := &Generator{cfg: cfg, opts: opts, fileMax: make([]int64, len(cfg.Rows))}
+	for i, r := range cfg.Rows {
+		g.fileMax[i], _ = nvscsv.MaxValueSize(r.Encoding)
+	}
 	hasCert := false
 	for _, r := range cfg.Rows {
 		if r.IsGenerated() {
@@ -204,51 +210,123 @@ func checkID(id string) error {
 // Run reads VALUES.csv from values (name is used in errors) and builds one image per device on
 // Options.Jobs workers, handing each to sink (see Sink). The first error sink.Record returns
 // stops the run and is returned. Memory stays bounded: rows are read as the workers need them.
+//
+// Cancelling ctx stops the run promptly, also while a read of values is blocked: values is
+// not read again, and when it has a SetReadDeadline method (an *os.File of a pipe or FIFO, a
+// net.Conn) the blocked read is interrupted by setting a deadline in the past. A blocked read
+// that cannot be interrupted is left to finish on its own; Run returns ctx's error without
+// waiting for it, and calls no Sink method after it returns.
 func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink Sink) error {
-	vr, err := nvscsv.NewMfgValues(g.cfg, name, values, g.opts.FileID)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	interruptible := false
+	if dl, ok := values.(interface{ SetReadDeadline(time.Time) error }); ok {
+		interruptible = true
+		stop := context.AfterFunc(ctx, func() { dl.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	cr := &ctxReader{ctx: ctx, r: values}
 
-	jobs := make(chan *Device, g.opts.Jobs*128)
-	order := make(chan *Device, g.opts.Jobs*512)
+	// The header is read here, the rows by the feeder below; both may block.
+	type header struct {
+		vr  *nvscsv.MfgValues
+		err error
+	}
+	hc := make(chan header, 1)
+	go func() {
+		vr, err := nvscsv.NewMfgValues(g.cfg, name, cr, g.opts.FileID)
+		hc <- header{vr, err}
+	}()
+	var vr *nvscsv.MfgValues
+	select {
+	case h := <-hc:
+		if h.err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return h.err
+		}
+		vr = h.vr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	// Rows travel in batches: one channel operation per batch rather than three per device
+	// keeps the workers busy instead of waking each other up.
+	jobs := make(chan *batch, g.opts.Jobs*4)
+	order := make(chan *batch, g.opts.Jobs*16)
 	var wg sync.WaitGroup
 	for range g.opts.Jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := g.newWorker(name, sink)
-			for d := range jobs {
-				if ctx.Err() == nil {
-					w.device(d)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case b, ok := <-jobs:
+					if !ok {
+						return
+					}
+					for _, d := range b.devices {
+						if ctx.Err() != nil {
+							break
+						}
+						if d.Err == nil {
+							w.device(d)
+						}
+					}
+					close(b.done)
 				}
-				close(d.done)
 			}
 		}()
 	}
 
-	// Feed rows in order; a row that fails before building goes straight to the queue.
+	// Feed rows in order; a row that fails before building is recorded as failed.
 	feedErr := make(chan error, 1)
 	go func() {
 		defer close(order)
 		defer close(jobs)
 		var seen idSet
 		seed := maphash.MakeSeed()
+		b := newBatch()
+		// send queues the batch; false when the run is over.
+		send := func() bool {
+			if len(b.devices) == 0 {
+				return true
+			}
+			select {
+			case order <- b:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return false
+			}
+			b = newBatch()
+			return true
+		}
 		for ctx.Err() == nil {
 			row, err := vr.Next()
 			if err == io.EOF {
+				send()
 				feedErr <- nil
 				return
 			}
-			d := &Device{done: make(chan struct{})}
+			d := &Device{}
 			if row != nil {
 				d.Row, d.Line, d.ID, d.values = row.Row, row.Line, row.ID, row
 			}
 			if err != nil {
 				var ce *nvscsv.Error
 				if row == nil || !errors.As(err, &ce) {
+					send()
 					feedErr <- err
 					return
 				}
@@ -262,46 +340,86 @@ func (g *Generator) Run(ctx context.Context, name string, values io.Reader, sink
 						Err: fmt.Errorf("%w %s: device row %d has it too", ErrDuplicateID, clip.Quote(row.ID), prev)}
 				}
 			}
-			if d.Err != nil {
-				close(d.done)
-				select {
-				case order <- d:
-				case <-ctx.Done():
+			b.devices = append(b.devices, d)
+			// Send a full batch, and any batch when the next row may keep us waiting (a
+			// pipe that delivers rows slowly).
+			if len(b.devices) == batchSize || vr.Buffered() == 0 {
+				if !send() {
+					break
 				}
-				continue
 			}
-			select {
-			case order <- d:
-			case <-ctx.Done():
-				close(d.done)
-				continue
-			}
-			jobs <- d
 		}
 		feedErr <- nil
 	}()
 
 	var runErr error
-	for d := range order {
-		<-d.done
-		if runErr != nil {
-			continue
+collect:
+	for {
+		select {
+		case <-ctx.Done():
+			runErr = ctx.Err()
+			break collect
+		case b, ok := <-order:
+			if !ok {
+				break collect
+			}
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				runErr = ctx.Err()
+				break collect
+			}
+			for _, d := range b.devices {
+				if err := ctx.Err(); err != nil {
+					runErr = err
+					break collect
+				}
+				if err := sink.Record(d); err != nil {
+					runErr = err
+					break collect
+				}
+				d.release()
+			}
 		}
-		if err := ctx.Err(); err != nil {
-			runErr = err
-			continue
-		}
-		if err := sink.Record(d); err != nil {
-			runErr = err
-			cancel()
-		}
-		d.release()
 	}
+	cancel()
 	wg.Wait()
-	if err := <-feedErr; err != nil && runErr == nil {
-		runErr = err
+	if runErr == nil || interruptible {
+		if err := <-feedErr; err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	return runErr
+}
+
+// batchSize is the most devices a batch holds.
+const batchSize = 32
+
+// batch is a run of consecutive devices that one worker builds.
+type batch struct {
+	devices []*Device
+	done    chan struct{} // closed when the worker is through with them
+}
+
+func newBatch() *batch {
+	return &batch{devices: make([]*Device, 0, batchSize), done: make(chan struct{})}
+}
+
+// ctxReader stops reading once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	if err != nil && c.ctx.Err() != nil {
+		err = c.ctx.Err()
+	}
+	return n, err
 }
 
 // release drops what the device no longer needs once recorded.
@@ -316,11 +434,18 @@ type worker struct {
 	sink   Sink
 	p      *nvscsv.Parser
 	values string // VALUES.csv name, for errors
+	// fileMax is the largest file the row being added may read (see Options.ReadFile).
+	fileMax int64
 }
 
 func (g *Generator) newWorker(values string, sink Sink) *worker {
-	return &worker{g: g, values: values, sink: sink,
-		p: nvscsv.NewParser(nvscsv.Options{Version: g.opts.Version, ReadFile: g.opts.ReadFile})}
+	w := &worker{g: g, values: values, sink: sink}
+	var read func(string) ([]byte, error)
+	if g.opts.ReadFile != nil {
+		read = func(name string) ([]byte, error) { return g.opts.ReadFile(name, w.fileMax) }
+	}
+	w.p = nvscsv.NewParser(nvscsv.Options{Version: g.opts.Version, ReadFile: read})
+	return w
 }
 
 // device builds one device; failures go into d.Err.
@@ -377,6 +502,9 @@ func (w *worker) build(d *Device) error {
 		case r.IsGenerated():
 			err = p.AddRow(w.valuesName(), d.Line, r.Key, "data", r.Encoding, cert.value(r))
 		default:
+			if r.Type == "file" {
+				w.fileMax = g.fileMax[i]
+			}
 			err = p.AddRow(w.valuesName(), d.Line, r.Key, r.Type, r.Encoding, vals.Values[i])
 		}
 		if err != nil {

@@ -29,7 +29,7 @@ func TestMillionDevices(t *testing.T) {
 		n = 1_000_000
 	}
 	files := seedFiles(t)
-	read := func(name string) ([]byte, error) {
+	read := func(name string, _ int64) ([]byte, error) {
 		if d, ok := files[name]; ok {
 			return d, nil
 		}

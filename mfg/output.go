@@ -36,6 +36,13 @@ var ManifestHeader = []string{"file_id", "row", "status", "image", "sha256", "ke
 // ErrExists: an image for the device already exists and differs from the new one.
 var ErrExists = errors.New("a different image already exists")
 
+// ErrLocked: another run holds the output directory (or the --export-keys directory).
+var ErrLocked = errors.New("another nvskit mfg run is writing into this directory")
+
+// ErrCommitInterrupted: a commit began and could not finish; the next run into the same
+// directory finishes it.
+var ErrCommitInterrupted = errors.New("the commit was interrupted")
+
 // OutputOptions configure an Output.
 type OutputOptions struct {
 	// Dir is the output directory (mfg_gen --outdir).
@@ -51,7 +58,22 @@ type OutputOptions struct {
 	// ExportKeys, when set, is a directory that receives each issued device key
 	// (<Prefix>-<id>.key.pem, mode 0600) and certificate (<Prefix>-<id>.cert.pem).
 	ExportKeys string
+	// ImageMode is the mode images are created with, less the umask; zero means 0600
+	// (images hold secrets more often than not). Keys files are always 0600.
+	ImageMode os.FileMode
+	// Sync flushes the staged files to disk (one sync of the file system per batch) before
+	// the commit, so that a power loss after Commit returns loses nothing. Without it the
+	// commit is safe against the process dying at any point, and the file data reaches the
+	// disk when the operating system writes it.
+	Sync bool
 }
+
+// Default modes of the outputs, less the umask.
+const (
+	DefaultImageMode os.FileMode = 0o600
+	keyMode          os.FileMode = 0o600
+	publicMode       os.FileMode = 0o644 // certificates, the manifest
+)
 
 // Output writes devices into the mfg_gen output layout: <Dir>/bin/<prefix>-<id>.bin,
 // <Dir>/keys/keys-<prefix>-<id>.bin (per-device encryption keys, mode 0600),
@@ -59,7 +81,9 @@ type OutputOptions struct {
 // <Dir>/certs/<prefix>-<id>.cert.pem (issued certificates) and <Dir>/manifest.csv.
 //
 // Nothing appears in those places until Commit: files are written into a staging directory
-// inside Dir and moved into place by Commit, each with one rename. Abort removes them.
+// inside Dir and moved into place by Commit (see the package's commit order: an image never
+// exists without its keys, and a commit that is interrupted is finished by the next run).
+// Abort removes them. An existing file that the run did not make is replaced only with Force.
 type Output struct {
 	opts      OutputOptions
 	stage     string // staging directory inside Dir
@@ -71,7 +95,11 @@ type Output struct {
 	seed      maphash.Seed
 	counts    [5]atomic.Int64
 	committed bool
-	fresh     bool // Dir had no bin/ when opened: no image can exist yet
+	journaled bool // the commit began: the staging directory must be finished, not removed
+	unlock    []func()
+	fresh     map[string]bool // per output subdirectory: it did not exist when opened
+	// Recovered is what opening did about earlier runs' staging directories.
+	Recovered Recovered
 }
 
 // oldEntry is one device of the previous manifest: the hash of its file id and the first 128
@@ -100,19 +128,51 @@ func OpenOutput(opts OutputOptions) (*Output, error) {
 	if opts.Dir == "" {
 		opts.Dir = "."
 	}
-	o := &Output{opts: opts, seed: maphash.MakeSeed()}
+	if opts.ImageMode == 0 {
+		opts.ImageMode = DefaultImageMode
+	}
+	o := &Output{opts: opts, seed: maphash.MakeSeed(), fresh: map[string]bool{}}
 	var err error
 	if o.created, err = mkdirAll(opts.Dir); err != nil {
 		return nil, err
 	}
-	o.fresh = !exists(filepath.Join(opts.Dir, "bin"))
+	if opts.ExportKeys != "" {
+		c, err := mkdirAll(opts.ExportKeys)
+		o.created = append(o.created, c...)
+		if err != nil {
+			o.Abort()
+			return nil, err
+		}
+	}
+	for _, d := range []string{opts.Dir, opts.ExportKeys} {
+		if d == "" {
+			continue
+		}
+		unlock, err := lockDir(d)
+		if err != nil {
+			o.Abort()
+			return nil, err
+		}
+		o.unlock = append(o.unlock, unlock)
+	}
+	if o.Recovered, err = recoverStaging(opts.Dir, opts.ExportKeys); err != nil {
+		o.Abort()
+		return nil, err
+	}
+	for _, sub := range []string{"bin", "keys", "certs"} {
+		o.fresh[sub] = !exists(filepath.Join(opts.Dir, sub))
+	}
+	if err := o.checkManifest(); err != nil {
+		o.Abort()
+		return nil, err
+	}
 	if opts.Resume {
 		if err := o.readManifest(); err != nil {
 			o.Abort()
 			return nil, err
 		}
 	}
-	if o.stage, err = os.MkdirTemp(opts.Dir, ".nvskit-mfg-staging-"); err != nil {
+	if o.stage, err = os.MkdirTemp(opts.Dir, stagingPrefix); err != nil {
 		o.Abort()
 		return nil, err
 	}
@@ -127,19 +187,15 @@ func OpenOutput(opts OutputOptions) (*Output, error) {
 		return nil, err
 	}
 	if opts.ExportKeys != "" {
-		c, err := mkdirAll(opts.ExportKeys)
-		o.created = append(o.created, c...)
-		if err != nil {
+		if o.exStage, err = os.MkdirTemp(opts.ExportKeys, stagingPrefix); err != nil {
 			o.Abort()
 			return nil, err
 		}
-		if o.exStage, err = os.MkdirTemp(opts.ExportKeys, ".nvskit-mfg-staging-"); err != nil {
-			o.Abort()
-			return nil, err
+		if abs, err := filepath.Abs(o.stage); err == nil {
+			os.WriteFile(filepath.Join(o.exStage, ownerName), []byte(abs), 0o600)
 		}
-		os.Chmod(o.exStage, 0o700)
 	}
-	if o.manifest, err = os.OpenFile(filepath.Join(o.stage, ManifestName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+	if o.manifest, err = os.OpenFile(filepath.Join(o.stage, ManifestName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, publicMode); err != nil {
 		o.Abort()
 		return nil, err
 	}
@@ -278,8 +334,8 @@ func (o *Output) Skip(d *Device) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	b, err := os.ReadFile(filepath.Join(o.opts.Dir, o.ImagePath(d.ID)))
-	if err != nil {
+	b, ok := readRegular(filepath.Join(o.opts.Dir, o.ImagePath(d.ID)), maxImage)
+	if !ok {
 		return false, nil
 	}
 	sum := sha256.Sum256(b)
@@ -293,54 +349,155 @@ func (o *Output) Skip(d *Device) (bool, error) {
 
 // Store implements Sink.Store: it writes the device's files into the staging directory.
 // An existing image that differs is refused (ErrExists) unless Force; an identical one is
-// left alone.
+// left alone. The same holds for the device's keys files, certificate and exported key: a file
+// this run did not make is replaced only with Force.
 func (o *Output) Store(d *Device) error {
-	final := filepath.Join(o.opts.Dir, o.ImagePath(d.ID))
 	d.Status = StatusWritten
-	if o.fresh {
-		// Nothing to compare with.
-	} else if old, err := os.ReadFile(final); err == nil {
-		if bytes.Equal(old, d.Image) {
-			d.Status = StatusUnchanged
-			return nil
-		}
-		if !o.opts.Force {
-			hint := "use --force to overwrite it"
-			if !o.opts.Resume {
-				hint += ", or --resume to keep images that match the manifest"
-			}
-			return fmt.Errorf("%s: %w (%s)", final, ErrExists, hint)
-		}
-		d.Status = StatusReplaced
-	}
-	if err := writeNew(filepath.Join(o.stage, o.ImagePath(d.ID)), d.Image, 0o644); err != nil {
+	st, err := o.existing("bin", o.ImagePath(d.ID), d.Image)
+	if err != nil {
 		return err
 	}
-	if d.KeysPartition != nil {
-		if err := writeNew(filepath.Join(o.stage, o.KeysPath(d.ID)), d.KeysPartition, 0o600); err != nil {
-			return err
-		}
+	switch st {
+	case same:
+		d.Status = StatusUnchanged
+		return nil
+	case differs:
+		d.Status = StatusReplaced
 	}
-	if d.HMACKey != nil {
-		if err := writeNew(filepath.Join(o.stage, o.HMACKeyPath(d.ID)), d.HMACKey, 0o600); err != nil {
-			return err
-		}
+	if err := writeNew(filepath.Join(o.stage, o.ImagePath(d.ID)), d.Image, o.opts.ImageMode); err != nil {
+		return err
+	}
+	if err := o.stageFile("keys", o.KeysPath(d.ID), d.KeysPartition, keyMode); err != nil {
+		return err
+	}
+	if err := o.stageFile("keys", o.HMACKeyPath(d.ID), d.HMACKey, keyMode); err != nil {
+		return err
 	}
 	if d.Cert != nil {
-		if err := writeNew(filepath.Join(o.stage, o.CertPath(d.ID)), CertPEM(d.Cert), 0o644); err != nil {
+		if err := o.stageFile("certs", o.CertPath(d.ID), CertPEM(d.Cert), publicMode); err != nil {
 			return err
 		}
 		if o.exStage != "" {
-			base := filepath.Join(o.exStage, o.opts.Prefix+"-"+d.ID)
-			if err := writeNew(base+".key.pem", KeyPEM(d.PrivateKey), 0o600); err != nil {
+			base := o.opts.Prefix + "-" + d.ID
+			if err := o.stageExport(base+".key.pem", KeyPEM(d.PrivateKey), keyMode); err != nil {
 				return err
 			}
-			if err := writeNew(base+".cert.pem", CertPEM(d.Cert), 0o644); err != nil {
+			if err := o.stageExport(base+".cert.pem", CertPEM(d.Cert), publicMode); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// maxImage is the largest image an existing file is read as: the largest ESP flash.
+const maxImage = 128 << 20
+
+// existence is how a file on disk compares with what the run would write there.
+type existence int
+
+const (
+	absent  existence = iota
+	same              // identical content
+	differs           // different content; Force allows replacing it
+)
+
+// existing compares the file rel (relative to Dir, in subdirectory sub) with data. A
+// different file is an error wrapping ErrExists unless Force.
+func (o *Output) existing(sub, rel string, data []byte) (existence, error) {
+	if o.fresh[sub] {
+		return absent, nil
+	}
+	return o.compare(filepath.Join(o.opts.Dir, rel), data)
+}
+
+func (o *Output) compare(path string, data []byte) (existence, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return absent, nil
+	}
+	if err != nil {
+		return absent, err
+	}
+	if fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
+		if old, ok := readRegular(path, int64(len(data))); ok && bytes.Equal(old, data) {
+			return same, nil
+		}
+	}
+	if !o.opts.Force {
+		hint := "use --force to replace it"
+		if !o.opts.Resume {
+			hint += ", or --resume to keep images that match the manifest"
+		}
+		return differs, fmt.Errorf("%s: %w (%s)", path, ErrExists, hint)
+	}
+	return differs, nil
+}
+
+// stageFile stages data (if not nil) as rel unless an identical file is in place.
+func (o *Output) stageFile(sub, rel string, data []byte, perm os.FileMode) error {
+	if data == nil {
+		return nil
+	}
+	st, err := o.existing(sub, rel, data)
+	if err != nil || st == same {
+		return err
+	}
+	return writeNew(filepath.Join(o.stage, rel), data, perm)
+}
+
+// stageExport stages an exported file unless an identical one is in place.
+func (o *Output) stageExport(name string, data []byte, perm os.FileMode) error {
+	st, err := o.compare(filepath.Join(o.opts.ExportKeys, name), data)
+	if err != nil || st == same {
+		return err
+	}
+	return writeNew(filepath.Join(o.exStage, name), data, perm)
+}
+
+// readRegular reads path if it is a regular file (not a link) of at most max bytes.
+func readRegular(path string, max int64) ([]byte, bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscallNonblock, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > max {
+		return nil, false
+	}
+	if li, err := os.Lstat(path); err != nil || !li.Mode().IsRegular() {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil || int64(len(b)) > max {
+		return nil, false
+	}
+	return b, true
+}
+
+// checkManifest refuses to replace a manifest.csv that nvskit did not write, unless Force.
+func (o *Output) checkManifest() error {
+	path := o.ManifestPath()
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().IsRegular() {
+		if b, ok := readRegular(path, maxImage); ok {
+			line, _, _ := strings.Cut(string(b[:min(len(b), 4096)]), "\n")
+			if strings.TrimRight(line, "\r") == strings.Join(ManifestHeader, ",") {
+				return nil
+			}
+		}
+	}
+	if o.opts.Force {
+		return nil
+	}
+	return fmt.Errorf("%s: %w that is not an nvskit manifest (use --force to replace it, or another --outdir)", path, ErrExists)
 }
 
 // Record writes the device's manifest row. It is the record function for Generator.Run: it
@@ -401,7 +558,9 @@ func (o *Output) Counts() Counts {
 func (o *Output) ManifestPath() string { return filepath.Join(o.opts.Dir, ManifestName) }
 
 // Commit moves the staged files into place and writes the manifest. Without KeepGoing it
-// refuses (and aborts) when any device failed.
+// refuses (and aborts) when any device failed. Once the commit has begun (see the package's
+// commit order), an error leaves the staging directory to the next run, which finishes the
+// commit; the error says so.
 func (o *Output) Commit() error {
 	if c := o.Counts(); c.Failed > 0 && !o.opts.KeepGoing {
 		o.Abort()
@@ -412,76 +571,74 @@ func (o *Output) Commit() error {
 		o.Abort()
 		return err
 	}
-	if err := o.manifest.Sync(); err != nil {
-		o.Abort()
-		return err
-	}
 	if err := o.manifest.Close(); err != nil {
 		o.Abort()
 		return err
 	}
 	o.manifest = nil
-	for _, sub := range []string{"bin", "keys", "certs"} {
-		if err := moveInto(filepath.Join(o.stage, sub), filepath.Join(o.opts.Dir, sub)); err != nil {
-			return fmt.Errorf("moving files into %s: %w", filepath.Join(o.opts.Dir, sub), err)
+	if o.opts.Sync {
+		if err := syncFS(o.stage); err != nil {
+			o.Abort()
+			return err
 		}
-	}
-	if o.exStage != "" {
-		if err := moveInto(o.exStage, o.opts.ExportKeys); err != nil {
-			return fmt.Errorf("moving files into %s: %w", o.opts.ExportKeys, err)
-		}
-	}
-	if err := os.Rename(filepath.Join(o.stage, ManifestName), o.ManifestPath()); err != nil {
-		return err
-	}
-	o.committed = true
-	os.RemoveAll(o.stage)
-	if o.exStage != "" {
-		os.RemoveAll(o.exStage)
-	}
-	return nil
-}
-
-// moveInto moves the entries of src into dst: the whole directory with one rename when dst
-// does not exist yet, else entry by entry. An empty src creates nothing.
-func moveInto(src, dst string) error {
-	d, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	first, err := d.ReadDir(1)
-	if err == io.EOF || len(first) == 0 {
-		return nil
-	}
-	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-		d.Close()
-		return os.Rename(src, dst)
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	pending := first
-	for {
-		for _, e := range pending {
-			if err := os.Rename(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+		if o.exStage != "" {
+			if err := syncFS(o.exStage); err != nil {
+				o.Abort()
 				return err
 			}
 		}
-		pending, err = d.ReadDir(1024)
-		if err == io.EOF || len(pending) == 0 {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
+	if err := commitStep("synced"); err != nil {
+		o.Abort()
+		return err
+	}
+	if err := writeJournal(o.stage, journal{exStage: o.exStageAbs()}, o.opts.Sync); err != nil {
+		o.Abort()
+		return err
+	}
+	o.journaled = true
+	if err := commitStep("journal"); err != nil {
+		return o.interrupted(err)
+	}
+	if err := finish(o.opts.Dir, o.stage, journal{exStage: o.exStageAbs()}); err != nil {
+		return o.interrupted(err)
+	}
+	o.committed = true
+	o.release()
+	return nil
+}
+
+// interrupted is the error of a commit that began and could not finish.
+func (o *Output) interrupted(err error) error {
+	o.release()
+	return fmt.Errorf("%s: %w (%v); the next nvskit mfg run into %s finishes it: run the same command with --resume",
+		o.opts.Dir, ErrCommitInterrupted, err, o.opts.Dir)
+}
+
+func (o *Output) exStageAbs() string {
+	if o.exStage == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(o.exStage); err == nil {
+		return abs
+	}
+	return o.exStage
+}
+
+// release drops the directory locks.
+func (o *Output) release() {
+	for _, u := range o.unlock {
+		u()
+	}
+	o.unlock = nil
 }
 
 // Abort removes the staging directories and the directories OpenOutput created. Nothing of
-// the run remains. It does nothing after Commit.
+// the run remains. It does nothing after Commit, nor once a commit has begun (the next run
+// finishes that).
 func (o *Output) Abort() {
-	if o.committed {
+	if o.committed || o.journaled {
+		o.release()
 		return
 	}
 	if o.manifest != nil {
@@ -494,6 +651,7 @@ func (o *Output) Abort() {
 	if o.exStage != "" {
 		os.RemoveAll(o.exStage)
 	}
+	o.release()
 	for i := len(o.created) - 1; i >= 0; i-- {
 		os.Remove(o.created[i]) // only if empty
 	}

@@ -16,3 +16,8 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 	}
 	return err
 }
+
+// syncDir does nothing: directories cannot be synced here.
+func syncDir(string) error { return nil }
+
+const syscallNonblock = 0

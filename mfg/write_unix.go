@@ -9,7 +9,7 @@ import (
 
 // writeNew creates path, which must not exist, with data. It uses the system calls directly:
 // an *os.File would also register the file with the runtime's poller, one more system call per
-// image for nothing.
+// image for nothing. The mode is perm less the umask.
 func writeNew(path string, data []byte, perm os.FileMode) error {
 	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
@@ -31,3 +31,19 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// syncDir makes the entries of dir (renames into and out of it) durable.
+func syncDir(dir string) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fsync(fd); err != nil && err != syscall.EINVAL {
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// syscallNonblock opens a FIFO without waiting for a writer.
+const syscallNonblock = syscall.O_NONBLOCK

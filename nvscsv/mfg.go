@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nvskit/nvskit/internal/clip"
+	"github.com/nvskit/nvskit/nvs"
 )
 
 // This file holds the CSV dialect of ESP-IDF's mass-manufacturing tool (mfg_gen.py): a
@@ -56,6 +57,7 @@ type MfgConfig struct {
 // i16, u64 and i64, which mfg_gen.py itself refuses. name is used in errors.
 func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 	cr := NewRecordReader(r)
+	cr.SetLimit(MaxConfigRecord)
 	cfg := &MfgConfig{File: name}
 	ns := ""
 	defined := map[nsKey]int{}
@@ -65,7 +67,7 @@ func ParseMfgConfig(name string, r io.Reader) (*MfgConfig, error) {
 			break
 		}
 		if err != nil {
-			return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+			return nil, &Error{File: name, Line: line, Msg: recordMsg(err), Err: err}
 		}
 		if strings.HasPrefix(fields[0], "#") {
 			continue
@@ -188,6 +190,20 @@ type RecordReader struct {
 	// dropped before parsing, even inside a quoted value, and blank lines inside a quoted value
 	// are part of it.
 	generate bool
+	limit    int // longest record in bytes, 0 for no limit
+	budget   int // what the record being read may still take
+}
+
+// SetLimit bounds a record (all its physical lines) to n bytes, so that a file that never
+// ends a line or a quoted value (a FIFO, /dev/zero, a missing closing quote) cannot make the
+// reader hold an unbounded line: Next then returns an error wrapping ErrTooLarge. Zero means
+// no limit.
+func (cr *RecordReader) SetLimit(n int) { cr.limit = n }
+
+// recordTooLong is the error for a record over the limit.
+func (cr *RecordReader) recordTooLong() error {
+	return &LimitError{Size: -1, Limit: int64(cr.limit),
+		Why: "the most one row of this file can hold; is a closing quote missing, or is this not a CSV file?"}
 }
 
 // NewRecordReader returns a RecordReader reading from r. A UTF-8 byte order mark at the start
@@ -211,6 +227,9 @@ func (cr *RecordReader) readLine() (string, error) {
 		for {
 			chunk, err := cr.r.ReadSlice('\n')
 			cr.buf = append(cr.buf, chunk...)
+			if cr.limit > 0 && len(cr.buf) > cr.budget {
+				return "", cr.recordTooLong()
+			}
 			if err == bufio.ErrBufferFull {
 				continue
 			}
@@ -251,12 +270,17 @@ var ErrUnclosedQuote = errors.New("quoted value is never closed: add the closing
 func (cr *RecordReader) Next() (fields []string, line int, err error) {
 	var text string
 	for {
+		cr.budget = cr.limit
 		t, err := cr.readLine()
 		if err != nil {
+			if errors.Is(err, ErrTooLarge) {
+				return nil, cr.line + 1, err
+			}
 			return nil, cr.line, err
 		}
 		if strings.TrimSpace(t) != "" && !cr.comment(t) {
 			text = t
+			cr.budget -= len(t)
 			break
 		}
 	}
@@ -318,6 +342,10 @@ func (cr *RecordReader) continuation() (string, error) {
 		}
 		if err != nil {
 			return "", err
+		}
+		cr.budget -= len(t) + 1
+		if cr.limit > 0 && cr.budget < 0 {
+			return "", cr.recordTooLong()
 		}
 		if cr.generate {
 			if !cr.comment(t) {
@@ -389,12 +417,13 @@ type MfgValues struct {
 // column whose value names each device's files; empty means the devices are numbered 1, 2, 3...
 func NewMfgValues(cfg *MfgConfig, name string, r io.Reader, fileID string) (*MfgValues, error) {
 	v := &MfgValues{File: name, cfg: cfg, rr: NewRecordReader(r), fileID: -1}
+	v.rr.SetLimit(MaxHeaderRecord)
 	hdr, line, err := v.rr.Next()
 	if err == io.EOF {
 		return nil, &Error{File: name, Msg: "the values file is empty; its first row names the keys"}
 	}
 	if err != nil {
-		return nil, &Error{File: name, Line: line, Msg: err.Error(), Err: err}
+		return nil, &Error{File: name, Line: line, Msg: recordMsg(err), Err: err}
 	}
 	v.Header = hdr
 	if len(hdr) == 1 && strings.Contains(hdr[0], ";") {
@@ -424,6 +453,7 @@ func NewMfgValues(cfg *MfgConfig, name string, r io.Reader, fileID string) (*Mfg
 		v.col[i] = j
 		next = j + 1
 	}
+	v.rr.SetLimit(v.recordLimit())
 	if fileID != "" {
 		for j, h := range hdr {
 			if h == fileID {
@@ -449,7 +479,7 @@ func (v *MfgValues) Next() (*MfgDevice, error) {
 	}
 	v.rows++
 	if err != nil {
-		return nil, &Error{File: v.File, Line: line, Msg: err.Error(), Err: err}
+		return nil, &Error{File: v.File, Line: line, Msg: recordMsg(err), Err: err}
 	}
 	if len(fields) != len(v.Header) {
 		var msg string
@@ -497,8 +527,100 @@ func (v *MfgValues) idOf(fields []string) string {
 	return ""
 }
 
+// Buffered returns the number of bytes read from the source and not yet consumed: when it is
+// zero, the next Next reads from the source, which may wait.
+func (v *MfgValues) Buffered() int { return v.rr.r.Buffered() + len(v.rr.rest) }
+
 // FileIDColumn returns the 1-based column of the file id, or 0 when devices are numbered.
 func (v *MfgValues) FileIDColumn() int { return v.fileID + 1 }
 
 // ErrFieldCount: a VALUES.csv row does not have as many fields as the header.
 var ErrFieldCount = errors.New("wrong number of values")
+
+// Limits on what the mass manufacturing reader holds in memory at once. They are far above
+// what any valid input needs and keep a file that never ends (a FIFO, /dev/zero) from growing
+// memory without bound.
+const (
+	// MaxConfigRecord is the longest CONFIG.csv row (key,type,encoding[,REPEAT]).
+	MaxConfigRecord = 64 << 10
+	// MaxHeaderRecord is the longest VALUES.csv header row.
+	MaxHeaderRecord = 1 << 20
+	// maxOtherColumn is what a VALUES.csv column that no config row uses (an id, notes) may
+	// hold.
+	maxOtherColumn = 64 << 10
+	// maxPath is the longest file name a file row's value may be.
+	maxPath = 4096
+)
+
+// ErrTooLarge: an input is larger than its format allows. Errors that wrap it are
+// *LimitError values naming the limit.
+var ErrTooLarge = errors.New("input larger than its format allows")
+
+// LimitError is an input larger than the limit its format implies.
+type LimitError struct {
+	Size  int64  // the input's size in bytes, or -1 when it is only known to exceed Limit
+	Limit int64  // the limit in bytes
+	Why   string // what the limit is, for the message
+}
+
+// Error returns "is N bytes, over the limit of M bytes: WHY".
+func (e *LimitError) Error() string {
+	if e.Size >= 0 {
+		return fmt.Sprintf("is %d bytes, over the limit of %d bytes: %s", e.Size, e.Limit, e.Why)
+	}
+	return fmt.Sprintf("is over the limit of %d bytes: %s", e.Limit, e.Why)
+}
+
+// Is reports whether target is ErrTooLarge.
+func (e *LimitError) Is(target error) bool { return target == ErrTooLarge }
+
+// MaxValueSize returns the largest value text, in bytes, that a value of encoding enc (a data
+// value, or the content of a file a file row names) can have and still convert to something
+// the device stores, with room for white space; and a description of the limit for messages.
+// Readers of untrusted input read at most that much.
+func MaxValueSize(enc string) (int64, string) {
+	e := strings.ToLower(strings.TrimSpace(enc))
+	if t, ok := nvs.ParseType(e); ok && t.IsInt() {
+		return 4096, fmt.Sprintf("an %s value is a decimal integer, far shorter", e)
+	}
+	switch e {
+	case "hex2bin", "base64":
+		return 2*nvs.MaxBlob + 64<<10, fmt.Sprintf("the %s text of the largest blob the device stores (%d bytes) is shorter", e, nvs.MaxBlob)
+	}
+	return nvs.MaxBlob, fmt.Sprintf("the device stores no value larger than %d bytes (its largest blob)", nvs.MaxBlob)
+}
+
+// recordLimit is the longest device row that can be valid: every config column at its
+// encoding's maximum, every other column at maxOtherColumn, all of it quoted with every
+// character a doubled quote.
+func (v *MfgValues) recordLimit() int {
+	n := 0
+	used := make([]bool, len(v.Header))
+	for i, r := range v.cfg.Rows {
+		c := v.col[i]
+		if c < 0 {
+			continue
+		}
+		used[c] = true
+		if r.Type == "file" {
+			n += maxPath
+		} else {
+			m, _ := MaxValueSize(r.Encoding)
+			n += int(m)
+		}
+	}
+	for _, u := range used {
+		if !u {
+			n += maxOtherColumn
+		}
+	}
+	return 2*n + 3*len(v.Header) + 4096
+}
+
+// recordMsg is the message for an error of RecordReader.Next.
+func recordMsg(err error) string {
+	if errors.Is(err, ErrTooLarge) {
+		return "the row " + err.Error()
+	}
+	return err.Error()
+}

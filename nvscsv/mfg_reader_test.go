@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nvskit/nvskit/nvs"
 )
 
 // The first RecordReader, byte by byte, straight from the rules; FuzzRecordReader checks that
@@ -184,5 +186,86 @@ func FuzzRecordReader(f *testing.F) {
 		if e1 != nil && !errors.Is(e1, ErrUnclosedQuote) {
 			t.Fatalf("error %v", e1)
 		}
+		// With a limit, the reader reads the same records until a record exceeds it.
+		lr := NewRecordReader(strings.NewReader(s))
+		lr.SetLimit(12)
+		r3, l3, e3 := readAll(lr.Next)
+		if len(r3) > len(r1) || len(r3) > 0 && (!reflect.DeepEqual(r3, r1[:len(r3)]) || !reflect.DeepEqual(l3, l1[:len(l3)])) {
+			t.Fatalf("input %q: limited %q %v, unlimited %q %v", s, r3, l3, r1, l1)
+		}
+		if e3 == nil && (len(r3) != len(r1) || e1 != nil) || e3 != nil && !errors.Is(e3, ErrTooLarge) && (e1 == nil || e3.Error() != e1.Error()) {
+			t.Fatalf("input %q: limited error %v, unlimited %v", s, e3, e1)
+		}
 	})
+}
+
+// endless repeats its pattern for ever, like a FIFO or /dev/zero that never ends a line.
+type endless struct {
+	pattern string
+	n       int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e.pattern[e.n%int64(len(e.pattern))]
+		e.n++
+	}
+	return len(p), nil
+}
+
+func TestMfgValuesNeverEnding(t *testing.T) {
+	cfg, err := ParseMfgConfig("config.csv", strings.NewReader("ns,namespace,\nserial,data,string\nn,data,u8\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		header string
+		body   string
+		line   int
+	}{
+		{"zeros in the header", "", "\x00", 1},
+		{"a row that never ends", "serial,n\nSN-1,1\n", "a", 3},
+		{"an unclosed quote", "serial,n\n\"SN-1,1\n", "x\n", 2},
+		{"endless blanks in a line", "serial,n\n", " ", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &endless{pattern: tc.body}
+			r := io.MultiReader(strings.NewReader(tc.header), src)
+			v, err := NewMfgValues(cfg, "values.csv", r, "")
+			for err == nil {
+				_, err = v.Next()
+			}
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err %v, want ErrTooLarge", err)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Line != tc.line || !strings.Contains(err.Error(), "over the limit of") {
+				t.Errorf("error %q (line %d), want line %d and the limit", err, ce.Line, tc.line)
+			}
+			if src.n > 64<<20 {
+				t.Errorf("read %d bytes before giving up", src.n)
+			}
+		})
+	}
+	// Many blank lines are no record: they are skipped without limit.
+	r := io.MultiReader(strings.NewReader("serial,n\n"), io.LimitReader(&endless{pattern: "\n"}, 8<<20), strings.NewReader("SN-1,1\n"))
+	v, err := NewMfgValues(cfg, "values.csv", r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := v.Next(); err != nil || d.Values[1] != "SN-1" {
+		t.Errorf("after blank lines: %v %v", d, err)
+	}
+}
+
+func TestMaxValueSize(t *testing.T) {
+	for _, tc := range []struct {
+		enc  string
+		want int64
+	}{{"u8", 4096}, {"string", nvs.MaxBlob}, {"binary", nvs.MaxBlob}, {"hex2bin", 2*nvs.MaxBlob + 64<<10}, {"base64", 2*nvs.MaxBlob + 64<<10}} {
+		if got, why := MaxValueSize(tc.enc); got != tc.want || why == "" {
+			t.Errorf("%s: %d %q, want %d", tc.enc, got, why, tc.want)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
@@ -43,15 +44,31 @@ const DefaultBaud = 115200
 // SocketPrefix marks a TCP port name: socket://HOST:PORT.
 const SocketPrefix = "socket://"
 
+// RFC2217Prefix marks an RFC 2217 (Telnet COM port control) port name, which nvskit does not
+// support: Open refuses it with ErrRFC2217.
+const RFC2217Prefix = "rfc2217://"
+
+// ErrRFC2217: an rfc2217:// port was given.
+var ErrRFC2217 = errors.New("rfc2217:// ports are not supported; run the bridge in raw TCP mode (ser2net: \"raw\" or \"accepter: tcp\" without telnet) and use socket://HOST:PORT, with the chip put in download mode by hand, or run nvskit on the machine the board is plugged into")
+
+// ErrRefused: nothing listens at a socket:// address.
+var ErrRefused = errors.New("connection refused")
+
 // Open opens name: "socket://HOST:PORT" for TCP, otherwise a serial device (COM3,
 // /dev/ttyUSB0) at baud (DefaultBaud if 0), 8N1, no flow control.
 func Open(name string, baud int) (Port, error) {
 	if baud <= 0 {
 		baud = DefaultBaud
 	}
+	if strings.HasPrefix(strings.ToLower(name), RFC2217Prefix) {
+		return nil, fmt.Errorf("%s: %w", name, ErrRFC2217)
+	}
 	if strings.HasPrefix(name, SocketPrefix) {
 		addr := strings.TrimPrefix(name, SocketPrefix)
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%s: %w: nothing listens there; is nvskit simulate (or the serial-to-TCP bridge) running on that address?", name, ErrRefused)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

@@ -21,7 +21,8 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{filepath.Join(dir, "ttyUSB9"), port.ErrNotFound},
 		{"", port.ErrNotFound},
-		{"socket://127.0.0.1:1", nil},
+		{"socket://127.0.0.1:1", port.ErrRefused},
+		{"rfc2217://127.0.0.1:4000", port.ErrRFC2217},
 	}
 	if runtime.GOOS == "linux" && os.Getuid() != 0 {
 		cases = append(cases, struct {
@@ -37,6 +38,9 @@ func TestOpenErrors(t *testing.T) {
 		}
 		if c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%q: %v, want %v", c.name, err, c.want)
+		}
+		if errors.Is(err, port.ErrRefused) && !strings.Contains(err.Error(), "nvskit simulate") {
+			t.Errorf("%q: %v does not ask whether the simulator runs", c.name, err)
 		}
 		if errors.Is(err, port.ErrPermission) && !strings.Contains(err.Error(), "dialout") {
 			t.Errorf("%q: %v does not mention the dialout group", c.name, err)

@@ -217,7 +217,7 @@ func TestFailedWriteKeepsTheIdentity(t *testing.T) {
 	tbl := table(t, false)
 	d := newDevice(t, "esp32s3", "02:00:00:00:00:05", tbl, false)
 	bad, err := loadersim.New(loadersim.Config{Chip: "esp32s3", FlashSize: flashSize, MAC: mustMAC(d.mac), NoBanner: true,
-		Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 1}}})
+		Faults: []loadersim.Fault{{Kind: loadersim.Disconnect, Cmd: 0x11, Nth: 1}, {Kind: loadersim.Disconnect, Cmd: 0x03, Nth: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nvskit/nvskit/flashcrypt"
 )
 
 // Config describes the simulated chip.
@@ -33,9 +35,31 @@ type Config struct {
 	Crystal26MHz bool
 	// MAC is the base MAC in eFuse (default derived from the chip name).
 	MAC net.HardwareAddr
-	// FlashEncryption makes the chip report flash encryption on: FLASH_CRYPT_CNT = 1 in the
-	// GET_SECURITY_INFO reply, or in the ESP32's eFuse block 0.
+	// FlashEncryption turns flash encryption on, in development mode: CRYPT_CNT = 1 in the
+	// eFuses and the GET_SECURITY_INFO reply. The ROM's encrypted writes (S2 and later) encrypt
+	// with FlashKey; reads return the raw (encrypted) flash, as a chip's do.
 	FlashEncryption bool
+	// Release puts flash encryption on in ESP-IDF's release mode: encrypted download disabled
+	// (ESP32: DISABLE_DL_ENCRYPT, _DECRYPT and _CACHE) and CRYPT_CNT write-protected.
+	Release bool
+	// FlashKey is the flash-encryption key as an espsecure key file holds it (ESP32: 32 or 24
+	// bytes; later chips: 16, 32 or 64). nil with flash encryption on: a random key, as a chip
+	// makes on its first boot, which the host cannot know (FlashKey returns it for tests).
+	FlashKey []byte
+	// FlashKeyReadable leaves the ESP32's BLOCK1 readable; by default a key block holding a
+	// secret key is read-protected and reads as zeros.
+	FlashKeyReadable bool
+	// NoFlashKey: no flash-encryption key is burnt (whatever FlashEncryption says).
+	NoFlashKey bool
+	// KeyPurposes sets KEY_PURPOSE_n of the eFuse key blocks (S2 and later except the C2), by
+	// block index. The flash key gets the first free block (XTS_AES_128_KEY, or
+	// XTS_AES_256_KEY_1/2 for a 64-byte key) unless a block already has an XTS purpose.
+	KeyPurposes map[int]uint8
+	// DownloadEncryptDisabled sets DIS_DOWNLOAD_MANUAL_ENCRYPT (ESP32: DISABLE_DL_ENCRYPT)
+	// without the rest of release mode.
+	DownloadEncryptDisabled bool
+	// SecureBoot turns secure boot on.
+	SecureBoot bool
 	// SecureDownload makes the ROM behave as in Secure Download Mode (S2 and later): reads,
 	// register access and MD5 are refused.
 	SecureDownload bool
@@ -79,6 +103,9 @@ type Fault struct {
 	Count int
 	Reply bool          // DropByte/CorruptByte: damage the reply instead of the request
 	Delay time.Duration // for Delay
+	// At, for CorruptByte with Reply, is the 1-based index of the reply byte (header included,
+	// before framing) to invert; 0 makes the length field invalid instead.
+	At int
 }
 
 // Stats counts a simulator's traffic.
@@ -101,8 +128,17 @@ type Sim struct {
 	regs  map[uint32]uint32
 	// attachConfig is the pin configuration of the last SPI_ATTACH.
 	attachConfig uint32
+	// cryptCnt and purposes are the security eFuses the GET_SECURITY_INFO reply shows.
+	cryptCnt     uint8
+	purposes     [6]uint8
+	generatedKey bool
+	cipher       flashcrypt.Cipher
+	// deflBuf is the ESP32 ROM's decompression buffer (profile.go); like the chip's RAM it
+	// keeps its content from one session to the next.
+	deflBuf [deflBufSize]byte
 
 	bytesIn, bytesOut, commands, faults, baud atomic.Int64
+	perCmd                                    [256]atomic.Int64
 }
 
 // New makes a simulator.
@@ -150,6 +186,10 @@ func New(cfg Config) (*Sim, error) {
 		s.cfg.MAC = cfg.MAC
 	}
 	s.initRegs()
+	if err := s.setupSecurity(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -173,9 +213,6 @@ func (s *Sim) initRegs() {
 		// estimate exactly 40 MHz (no baud drift to correct).
 		s.regs[0x3FF5F06C] = 1024 << 7
 		s.regs[0x3FF5A010] = 100
-		if s.cfg.FlashEncryption {
-			s.regs[0x3FF5A000] = 1 << 20 // FLASH_CRYPT_CNT = 1
-		}
 	}
 }
 
@@ -206,6 +243,10 @@ func (s *Sim) SetFlash(offset int, data []byte) {
 func (s *Sim) Stats() Stats {
 	return Stats{BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Commands: s.commands.Load(), Faults: s.faults.Load(), Baud: s.baud.Load()}
 }
+
+// CommandCount returns how many requests with opcode cmd the simulator has received, refused
+// ones included.
+func (s *Sim) CommandCount(cmd byte) int64 { return s.perCmd[cmd].Load() }
 
 // Reg returns the value of a simulated register (0 for one never written or preset).
 func (s *Sim) Reg(addr uint32) uint32 {
@@ -240,7 +281,7 @@ func (s *Sim) sync(off, n int) {
 // Serve runs the loader on rw until the stream ends or a fault disconnects it.
 // When rw is an io.Closer it is closed on return.
 func (s *Sim) Serve(rw io.ReadWriter) error {
-	sess := &session{sim: s, rw: rw, baud: s.cfg.Baud, counts: map[byte]int{}, booted: s.cfg.NormalBoot}
+	sess := &session{sim: s, rom: romOf(s.chip.name), rw: rw, baud: s.cfg.Baud, counts: map[byte]int{}, booted: s.cfg.NormalBoot}
 	for i := range s.cfg.Faults {
 		f := s.cfg.Faults[i]
 		if f.Nth <= 0 {
@@ -257,31 +298,22 @@ func (s *Sim) Serve(rw io.ReadWriter) error {
 	return sess.run()
 }
 
-// ServeListener accepts connections on ln and serves them one at a time until ln is closed.
-func (s *Sim) ServeListener(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		s.Serve(c)
-	}
-}
-
 // session is one connection to the loader.
 type session struct {
-	sim    *Sim
-	rw     io.ReadWriter
-	baud   int
-	synced bool
-	booted bool // left the loader (FLASH_END) or never entered it
-	attach bool
-	faults []*Fault
-	counts map[byte]int
-	closed bool
+	sim *Sim
+	rom rom
+	// lastOp and lastValue are the opcode and value of the last reply, which a ROM that answers
+	// unsupported commands the stale way repeats.
+	lastOp    byte
+	lastValue uint32
+	rw        io.ReadWriter
+	baud      int
+	synced    bool
+	booted    bool // left the loader (FLASH_END) or never entered it
+	attach    bool
+	faults    []*Fault
+	counts    map[byte]int
+	closed    bool
 	// lineFree is when the emulated UART has sent everything queued so far.
 	lineFree time.Time
 
@@ -291,6 +323,7 @@ type session struct {
 
 type writeState struct {
 	defl      bool
+	encrypt   bool // FLASH_BEGIN with the encrypted word: each block goes through flash encryption
 	offset    int
 	size      int // bytes erased and writable
 	blocks    int
@@ -464,6 +497,7 @@ func (ss *session) handle(f []byte) error {
 		return nil // before SYNC the ROM is still detecting the baud rate
 	}
 	ss.sim.commands.Add(1)
+	ss.sim.perCmd[cmd].Add(1)
 	var flt *Fault
 	if ss.synced {
 		flt = ss.fault(cmd)
@@ -490,6 +524,12 @@ func (ss *session) handle(f []byte) error {
 				}
 			}
 		}
+	}
+	if refused, stale := ss.rom.refusal(cmd, ss.sim.cfg.SecureDownload); refused {
+		if stale {
+			return ss.staleReplies()
+		}
+		return ss.reply(cmd, 0, nil, stInvalid, flt)
 	}
 	size := int(binary.LittleEndian.Uint16(f[2:]))
 	var value uint32
@@ -540,13 +580,27 @@ func (ss *session) reply(cmd byte, value uint32, payload []byte, status byte, fl
 		case DropByte:
 			p = append(p[:3:3], p[4:]...)
 		case CorruptByte:
-			p[2], p[3] = 0xFF, 0xFF
+			if flt.At > 0 && flt.At <= len(p) {
+				p[flt.At-1] ^= 0xFF
+			} else {
+				p[2], p[3] = 0xFF, 0xFF
+			}
 		}
 	}
 	if flt != nil && flt.Kind == Delay {
 		time.Sleep(flt.Delay)
 	}
+	ss.lastOp, ss.lastValue = cmd, value
 	return ss.send(slipWrap(p))
+}
+
+// replyRaw sends a reply with the given opcode, value and data (status bytes included).
+func (ss *session) replyRaw(cmd byte, value uint32, data []byte) error {
+	p := make([]byte, 8, 8+len(data))
+	p[0], p[1] = 0x01, cmd
+	binary.LittleEndian.PutUint16(p[2:], uint16(len(data)))
+	binary.LittleEndian.PutUint32(p[4:], value)
+	return ss.send(slipWrap(append(p, data...)))
 }
 
 // exec runs one well-formed command and returns the value field, the reply payload and the
@@ -593,20 +647,7 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if ss.sim.chip.secInfo == 0 || len(d) != 0 {
 			return 0, nil, stInvalid
 		}
-		p := make([]byte, ss.sim.chip.secInfo)
-		var flags uint32
-		if sdm {
-			flags |= 1 << 2
-		}
-		binary.LittleEndian.PutUint32(p, flags)
-		if ss.sim.cfg.FlashEncryption {
-			p[4] = 1
-		}
-		if len(p) == 20 {
-			binary.LittleEndian.PutUint32(p[12:], ss.sim.chip.id)
-			binary.LittleEndian.PutUint32(p[16:], 1)
-		}
-		return 0, p, 0
+		return 0, ss.securityInfo(), 0
 	case 0x0D: // SPI_ATTACH: the ROM takes 8 bytes
 		if len(d) != 8 {
 			return 0, nil, stInvalid
@@ -641,7 +682,20 @@ func (ss *session) exec(cmd byte, checksum uint32, d []byte, flt *Fault) (uint32
 		if !ss.attach {
 			return 0, nil, stFailed
 		}
-		return 0, nil, ss.begin(cmd == 0x10, int(le(d, 0)), int(le(d, 1)), int(le(d, 2)), int(le(d, 3)))
+		if cmd == 0x10 && len(d) == 20 && le(d, 4) != 0 && ss.rom.deflEncryptRefused {
+			return 0, nil, stEncryptRefused
+		}
+		enc := len(d) == 20 && le(d, 4) != 0
+		if enc {
+			if st := ss.encryptedBegin(); st != 0 {
+				return 0, nil, st
+			}
+		}
+		st := ss.begin(cmd == 0x10, int(le(d, 0)), int(le(d, 1)), int(le(d, 2)), int(le(d, 3)))
+		if st == 0 && ss.wr != nil {
+			ss.wr.encrypt = enc
+		}
+		return 0, nil, st
 	case 0x03, 0x11: // FLASH_DATA, FLASH_DEFL_DATA
 		return 0, nil, ss.data(cmd == 0x11, checksum, d)
 	case 0x04, 0x12: // FLASH_END, FLASH_DEFL_END
@@ -746,11 +800,20 @@ func (ss *session) begin(defl bool, size, blocks, blockSize, offset int) byte {
 // program writes p at off the way NOR flash does: bits can only go from 1 to 0.
 func (s *Sim) program(off int, p []byte) {
 	s.mu.Lock()
+	s.programLocked(off, p)
+	s.mu.Unlock()
+}
+
+// programLocked is program with s.mu held; bytes past the end of the flash are dropped.
+func (s *Sim) programLocked(off int, p []byte) {
+	if off >= len(s.flash) {
+		return
+	}
+	p = p[:min(len(p), len(s.flash)-off)]
 	for i, b := range p {
 		s.flash[off+i] &= b
 	}
 	s.sync(off, len(p))
-	s.mu.Unlock()
 }
 
 func (ss *session) data(defl bool, checksum uint32, d []byte) byte {
@@ -782,6 +845,9 @@ func (ss *session) data(defl bool, checksum uint32, d []byte) byte {
 	if !defl {
 		if len(p) != w.blockSize || w.pos+len(p) > w.size {
 			return stFailed
+		}
+		if w.encrypt {
+			p = ss.sim.encryptAt(w.offset+w.pos, p)
 		}
 		ss.sim.program(w.offset+w.pos, p)
 		w.pos += len(p)
@@ -823,6 +889,7 @@ func (ss *session) inflate(w *writeState) {
 		w.state <- err
 		return
 	}
+	sink := &deflSink{s: ss.sim, offset: w.offset, overrun: ss.rom.deflateOverrun}
 	buf := make([]byte, 4096)
 	for {
 		n, err := zr.Read(buf)
@@ -832,10 +899,11 @@ func (ss *session) inflate(w *writeState) {
 				w.state <- errors.New("inflated data beyond the erased range")
 				return
 			}
-			ss.sim.program(w.offset+w.pos, buf[:n])
+			sink.write(buf[:n])
 			w.pos += n
 		}
 		if err == io.EOF {
+			sink.end()
 			w.state <- io.EOF
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/esploader/loadersim"
 	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/partition"
 	"github.com/nvskit/nvskit/port"
@@ -27,14 +28,18 @@ type devFlags struct {
 	attempts  int
 	after     string
 	trace     bool
+	traceData bool
+	cmd       *cobra.Command
 }
 
 func (f *devFlags) register(c *cobra.Command) {
+	f.cmd = c
 	c.Flags().StringVarP(&f.port, "port", "p", os.Getenv("NVSKIT_PORT"), "serial port (COM3, /dev/ttyUSB0) or socket://HOST:PORT (default $NVSKIT_PORT, else the one ESP board plugged in)")
-	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches)")
+	c.Flags().IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200, then switches; on socket:// ports only when given)")
 	c.Flags().StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	c.Flags().StringVar(&f.after, "after", "hard-reset", "what to do when done: hard-reset (run the application) or no-reset (stay in the loader)")
-	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports)")
+	c.Flags().BoolVar(&f.trace, "trace", false, "log every frame exchanged with the chip to stderr (for bug reports); flash data and eFuse key words are left out")
+	c.Flags().BoolVar(&f.traceData, "trace-data", false, "with --trace, show the flash data and eFuse key words too (they may be secrets)")
 	c.Flags().IntVar(&f.attempts, "connect-attempts", 7, "how many times to reset the chip and try to connect")
 	c.Flags().StringVar(&f.flashSize, "flash-size", "detect", "flash size for SPI_SET_PARAMS: detect, or 1MB..128MB")
 }
@@ -48,7 +53,9 @@ type device struct {
 	port  port.Port
 	l     *esploader.Loader
 	reset bool
-	stop  func() bool // stops closing the port when the run is interrupted
+	sec   *esploader.Security // read once, by security()
+	key   *flashKey           // --flash-key, where the command takes it
+	stop  func() bool         // stops closing the port when the run is interrupted
 }
 
 // Close resets the chip into its application (with --after hard-reset) and closes the port.
@@ -96,8 +103,8 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 	// Ctrl-C closes the port: whatever exchange is under way fails at once.
 	stop := context.AfterFunc(env.ctx(), func() { p.Close() })
 	opts := esploader.Options{Reset: mode, Attempts: f.attempts}
-	if f.trace {
-		opts.Trace = env.Stderr
+	if f.trace || f.traceData {
+		opts.Trace, opts.TraceData = env.Stderr, f.traceData
 	}
 	if strings.HasPrefix(f.port, port.SocketPrefix) {
 		opts.Reset = esploader.ResetNone
@@ -113,6 +120,10 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		if env.ctx().Err() != nil {
 			return nil, env.ctx().Err()
 		}
+		var ce *esploader.ConnectError
+		if errors.As(err, &ce) && strings.Contains(ce.BootLog, strings.TrimSpace(loadersim.BusyMessage)) {
+			return nil, fmt.Errorf("%s: the simulator is busy with another client; run the command again when that one has finished (an idle client is disconnected after the simulator's --idle-timeout)", f.port)
+		}
 		return nil, err
 	}
 	if flashSize > 0 {
@@ -124,7 +135,11 @@ func (f *devFlags) connect(env *Env) (*device, error) {
 		desc += ", flash encryption on"
 	}
 	fmt.Fprintf(env.Stderr, "Connected: %s\n", desc)
-	if f.baud != port.DefaultBaud && !opts.USBJTAG {
+	// Over a raw socket the far end (a serial-to-TCP bridge such as ser2net) stays at its own
+	// speed whatever the chip is told: change it only when --baud is given.
+	socket := strings.HasPrefix(f.port, port.SocketPrefix)
+	baudGiven := f.cmd != nil && f.cmd.Flags().Changed("baud")
+	if f.baud != port.DefaultBaud && !opts.USBJTAG && (!socket || baudGiven) {
 		if err := l.ChangeBaud(f.baud); err != nil {
 			stop()
 			p.Close()
@@ -159,7 +174,7 @@ type ptFlags struct {
 }
 
 func (f *ptFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device")
+	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device (encrypted there when flash encryption is on: give this, or --flash-key where the command takes it)")
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
 	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
 }
@@ -191,6 +206,18 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	if err != nil {
 		return nil, fmt.Errorf("reading the partition table at 0x%X: %w", off, err)
 	}
+	fe := false
+	if b[0] != 0xAA || b[1] != 0x50 {
+		// No table magic: with flash encryption on, the table on flash is ciphertext.
+		if sec, err := d.security(); err == nil && sec.FlashEncryption {
+			fe = true
+		}
+		if fe && d.key != nil {
+			if b, err = d.key.decrypt(off, b); err != nil {
+				return nil, err
+			}
+		}
+	}
 	t, err := partition.ParseBinary(b, opts)
 	if err == nil && len(t.Partitions) == 0 {
 		err = partition.ErrNoEndMarker
@@ -198,6 +225,12 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 	if err != nil {
 		if !required {
 			return nil, nil
+		}
+		if fe && d.key == nil {
+			return nil, fmt.Errorf("the partition table at 0x%X cannot be read: flash encryption is on, so it is stored encrypted; pass --partition-table FILE (the build's partitions.csv or partition-table.bin), or --flash-key KEY to decrypt it", off)
+		}
+		if fe {
+			return nil, fmt.Errorf("the partition table at 0x%X does not decrypt with --flash-key %s (%w); check the key, or pass --partition-table FILE", off, d.key.path, err)
 		}
 		if b[0] == 0xFF && b[1] == 0xFF {
 			return nil, fmt.Errorf("no partition table at 0x%X on the device (the flash there is erased); pass --partition-table FILE, or --offset", off)

@@ -2,22 +2,24 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
@@ -39,7 +41,8 @@ type mfgFlags struct {
 	keyfile, inputkey                   string
 	hmac, hmacKeygen                    bool
 	hmacKeyfile, hmacInputkey           string
-	resume, force, keepGoing            bool
+	resume, force, keepGoing, sync      bool
+	mode                                string
 	jobs                                int
 	json                                bool
 	caCert, caKey, keyType, exportKeys  string
@@ -66,15 +69,25 @@ and one row per device. All encodings of nvskit generate are accepted.
 
 The batch is all or nothing: files are written into a staging directory and
 moved into place only when every device succeeded (with --keep-going, the
-devices that succeeded are kept and the manifest records the failures).`,
+devices that succeeded are kept and the manifest records the failures). The
+commit is journaled and moves keys before images, so an image never exists
+without its keys; the next run into the same --outdir finishes a commit that
+was interrupted, and removes the staging directory of a run that was killed
+before it. Images and keys are created 0600 (--mode sets the images' mode),
+never wider than the umask allows; a file this run did not make is replaced
+only with --force.
+
+File rows name regular files, read up to the most their encoding can use;
+VALUES.csv may also be a FIFO or a pipe. Ctrl-C stops the run at once.`,
 		Example: `  nvskit mfg generate config.csv values.csv node 0x6000 --outdir out --fileid serial
   nvskit mfg generate config.csv values.csv node 0x6000 --keygen
   nvskit mfg generate config.csv values.csv node 0x6000 --ca-cert ca.pem --ca-key ca.key`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runMfgGenerate(env, &f, args)
+			return runMfgGenerate(c.Context(), env, &f, args)
 		},
 	}
+	markWrites(c)
 	fl := c.Flags()
 	fl.StringVar(&f.outdir, "outdir", ".", "output directory")
 	fl.StringVar(&f.fileid, "fileid", "", "VALUES.csv column whose value names each device's files (default: 1, 2, 3...)")
@@ -89,6 +102,8 @@ devices that succeeded are kept and the manifest records the failures).`,
 	fl.BoolVar(&f.resume, "resume", false, "skip devices whose image on disk matches the existing manifest")
 	fl.BoolVar(&f.force, "force", false, "overwrite existing images that differ from the new ones")
 	fl.BoolVar(&f.keepGoing, "keep-going", false, "keep the devices that succeeded when others fail (the manifest records failures)")
+	fl.StringVar(&f.mode, "mode", "0600", "file mode of the images, in octal, less the umask (keys files are always 0600)")
+	fl.BoolVar(&f.sync, "sync", false, "flush the batch to disk before committing it (one file system sync), so that a power loss after success loses nothing")
 	fl.IntVar(&f.jobs, "jobs", 0, "worker goroutines (default: one per CPU)")
 	fl.BoolVar(&f.json, "json", false, "print a JSON summary on stdout")
 	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) that signs a certificate for every device")
@@ -140,7 +155,12 @@ const maxJSONFailures = 100
 // mfgMemoryLimit is the soft memory limit of a run.
 const mfgMemoryLimit = 64 << 20
 
-func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
+func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The context ends on Ctrl-C and SIGTERM (see Main); the deferred Abort then removes what
+	// was staged.
 	confName, valuesName, prefix := args[0], args[1], args[2]
 	size, err := parseSize(args[3])
 	if err != nil {
@@ -159,6 +179,10 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if f.jobs < 0 {
 		return usagef("--jobs %d: must be positive", f.jobs)
 	}
+	mode, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(f.mode, "0o"), "0O"), 8, 32)
+	if err != nil || mode == 0 || mode > 0o777 {
+		return usagef("--mode %q: give the permission bits in octal, such as 0600 or 0644", f.mode)
+	}
 	enc, err := f.encryption(env)
 	if err != nil {
 		return err
@@ -169,11 +193,11 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		if f.caCert == "" || f.caKey == "" {
 			return usagef("--ca-cert and --ca-key go together")
 		}
-		certPEM, err := os.ReadFile(env.Path(f.caCert))
+		certPEM, err := readInput(env, f.caCert, fsutil.MaxPartitionTable, "a PEM certificate")
 		if err != nil {
 			return fmt.Errorf("--ca-cert: %w", err)
 		}
-		keyPEM, err := os.ReadFile(env.Path(f.caKey))
+		keyPEM, err := readInput(env, f.caKey, fsutil.MaxPartitionTable, "a PEM private key")
 		if err != nil {
 			return fmt.Errorf("--ca-key: %w", err)
 		}
@@ -199,7 +223,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		return usagef("--export-keys needs --ca-cert and --ca-key")
 	}
 
-	confData, err := os.ReadFile(env.Path(confName))
+	confData, err := readInput(env, confName, fsutil.MaxCSV, "an mfg CONFIG.csv")
 	if err != nil {
 		return fmt.Errorf("cannot read the config: %w", err)
 	}
@@ -214,14 +238,17 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	vf, err := os.Open(env.Path(valuesName))
+	vf, err := openStream(ctx, env.Path(valuesName))
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("cannot read the values: %w", err)
 	}
 	defer vf.Close()
 	total := 0
-	if env.Terminal {
-		total = countRows(vf)
+	if st, err := vf.Stat(); err == nil && st.Mode().IsRegular() && env.Terminal {
+		total = countRows(ctx, vf)
 		if _, err := vf.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -231,11 +258,17 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		exportDir = env.Path(f.exportKeys)
 	}
 	out, err := mfg.OpenOutput(mfg.OutputOptions{Dir: env.Path(f.outdir), Prefix: prefix, Resume: f.resume,
-		Force: f.force, KeepGoing: f.keepGoing, ExportKeys: exportDir})
+		Force: f.force, KeepGoing: f.keepGoing, ExportKeys: exportDir, ImageMode: os.FileMode(mode), Sync: f.sync})
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
+	for _, s := range out.Recovered.Finished {
+		fmt.Fprintf(env.Stderr, "note: finished the commit that an earlier run was interrupted in (%s)\n", s)
+	}
+	for _, s := range out.Recovered.Removed {
+		fmt.Fprintf(env.Stderr, "note: removed the staging directory of an earlier run that never committed (%s)\n", s)
+	}
 	var failures []mfgFailed
 	var mu sync.Mutex
 	sink := &mfgSink{Output: out, record: func(d *mfg.Device) {
@@ -259,16 +292,15 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mfgMemoryLimit))
 	}
-	// Ctrl-C stops the run; the deferred Abort then removes what was staged.
-	ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	runErr := gen.Run(ctx, valuesName, vf, sink)
 	stopProgress()
 	if runErr == nil {
 		runErr = ctx.Err() // interrupted after the last device: commit nothing
 	}
 	if runErr == nil {
+		done := env.writing(fmt.Sprintf("the commit into %s had begun; the next nvskit mfg run into that folder finishes it", f.outdir))
 		runErr = out.Commit()
+		done()
 	}
 	elapsed := time.Since(start).Seconds()
 	c := out.Counts()
@@ -292,7 +324,7 @@ func runMfgGenerate(env *Env, f *mfgFlags, args []string) error {
 		e.Encode(sum)
 	}
 	if runErr != nil {
-		if !f.keepGoing {
+		if !f.keepGoing && !errors.Is(runErr, mfg.ErrCommitInterrupted) {
 			return fmt.Errorf("%w\nnothing was written", runErr)
 		}
 		return runErr
@@ -327,7 +359,7 @@ func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
 	}
 	switch {
 	case f.inputkey != "":
-		b, err := os.ReadFile(env.Path(f.inputkey))
+		b, err := readInput(env, f.inputkey, fsutil.MaxKeyFile, "a keys file (an nvs_keys partition is 4096 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--inputkey: %w", err)
 		}
@@ -346,7 +378,7 @@ func (f *mfgFlags) encryption(env *Env) (*mfg.Encryption, error) {
 		if f.hmacKeygen {
 			return &mfg.Encryption{HMACKeyGen: true}, nil
 		}
-		b, err := os.ReadFile(env.Path(f.hmacInputkey))
+		b, err := readInput(env, f.hmacInputkey, fsutil.MaxKeyFile, "an HMAC key file (32 bytes)")
 		if err != nil {
 			return nil, fmt.Errorf("--kp_hmac_inputkey: %w", err)
 		}
@@ -379,14 +411,17 @@ const (
 
 func newFileCache(env *Env) *fileCache { return &fileCache{env: env, files: map[string][]byte{}} }
 
-func (c *fileCache) read(name string) ([]byte, error) {
+func (c *fileCache) read(name string, max int64) ([]byte, error) {
 	c.mu.RLock()
 	b, ok := c.files[name]
 	c.mu.RUnlock()
 	if ok {
+		if int64(len(b)) > max {
+			return nil, &nvscsv.LimitError{Size: int64(len(b)), Limit: max, Why: whyFile(max)}
+		}
 		return b, nil
 	}
-	b, err := readSmallFile(c.env.Path(name))
+	b, err := readSmallFile(c.env.Path(name), max)
 	if err != nil {
 		return nil, err
 	}
@@ -402,10 +437,10 @@ func (c *fileCache) read(name string) ([]byte, error) {
 }
 
 // countRows counts the lines of r minus the header, for the progress bar's total.
-func countRows(r io.Reader) int {
+func countRows(ctx context.Context, r io.Reader) int {
 	buf := make([]byte, 256<<10)
 	n, last := 0, byte('\n')
-	for {
+	for ctx.Err() == nil {
 		m, err := r.Read(buf)
 		if m > 0 {
 			n += bytes.Count(buf[:m], []byte{'\n'})

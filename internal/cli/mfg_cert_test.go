@@ -47,6 +47,9 @@ func TestMfgCertificatesCLI(t *testing.T) {
 			t.Errorf("%s missing in %s", f, got)
 		}
 	}
+	if e := strings.Join(listFiles(t, filepath.Join(dir, "export")), " "); e != "d-A1.cert.pem d-A1.key.pem d-A2.cert.pem d-A2.key.pem" {
+		t.Errorf("export/ holds %s", e)
+	}
 	for _, f := range listFiles(t, filepath.Join(dir, "out")) {
 		if strings.Contains(f, "key") {
 			t.Errorf("a key file in the output directory: %s", f)

@@ -12,6 +12,7 @@ import (
 func newReadCmd(env *Env) *cobra.Command {
 	var df devFlags
 	var pt ptFlags
+	var ef encFlags
 	var name, offset, size, out string
 	var of outFlags
 	c := &cobra.Command{
@@ -21,9 +22,17 @@ func newReadCmd(env *Env) *cobra.Command {
 --partition-table) or a flash range from the device through its ROM loader,
 64 bytes per round trip, and check the data against the chip's MD5. OUT.bin is
 written with mode 0600 (see --mode); an existing one is replaced only with
---force.`,
+--force.
+
+The ROM returns flash as stored: on a chip with flash encryption on, what the
+chip encrypted reads back as ciphertext. --decrypt --flash-key KEY gives the
+plaintext instead (the firmware's view), decrypted at the absolute offset with
+the chip's scheme (ESP32: AES with the address-tweaked key; later chips:
+XTS-AES). On such a chip the table on the device is encrypted too: give
+--partition-table, or --flash-key to decrypt it.`,
 		Example: `  nvskit read --port /dev/ttyUSB0 --partition nvs -o nvs-dump.bin
-  nvskit read --port COM3 --offset 0x9000 --size 0x6000 -o nvs-dump.bin`,
+  nvskit read --port COM3 --offset 0x9000 --size 0x6000 -o nvs-dump.bin
+  nvskit read --port /dev/ttyUSB0 --partition nvs_keys --partition-table partitions.csv --decrypt --flash-key flash_key.bin -o keys.bin`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := checkRegion(name, offset, size); err != nil {
@@ -31,6 +40,9 @@ written with mode 0600 (see --mode); an existing one is replaced only with
 			}
 			if out == "" {
 				return usagef("give the output file with -o OUT.bin")
+			}
+			if ef.decrypt && ef.flashKey == "" {
+				return usagef("--decrypt needs --flash-key KEY (the chip's flash-encryption key file)")
 			}
 			o, err := of.options(pt.force)
 			if err != nil {
@@ -45,12 +57,18 @@ written with mode 0600 (see --mode); an existing one is replaced only with
 				return err
 			}
 			defer d.Close()
+			if d.key, err = loadFlashKey(env, ef.flashKey, d); err != nil {
+				return err
+			}
 			t, err := resolveTarget(env, d, &pt, name, offset, size)
 			if err != nil {
 				return err
 			}
 			if t.size == 0 {
 				return usagef("nothing to read: the size is 0")
+			}
+			if a := uint32(encAlign(d.l.Chip().Name)); ef.decrypt && (t.off%a != 0 || t.size%a != 0) {
+				return usagef("--decrypt: offset 0x%X and size 0x%X must be multiples of %d on the %s", t.off, t.size, a, d.l.Chip().Name)
 			}
 			bar := newProgress(env, "Reading")
 			start := time.Now()
@@ -66,6 +84,16 @@ written with mode 0600 (see --mode); an existing one is replaced only with
 				}
 				verified = ", MD5 verified"
 			}
+			if ef.decrypt {
+				if data, err = d.key.decrypt(t.off, data); err != nil {
+					return err
+				}
+				verified += ", decrypted with --flash-key"
+			} else if p := t.containing(); readByFirmware(p) {
+				if sec, err := d.security(); err == nil && sec.FlashEncryption {
+					fmt.Fprintf(env.Stderr, "note: flash encryption is on and partition %q is read through it: this is the raw ciphertext; --decrypt --flash-key KEY gives the plaintext\n", p.Name)
+				}
+			}
 			if err := writeOutput(path, data, o); err != nil {
 				return err
 			}
@@ -80,5 +108,7 @@ written with mode 0600 (see --mode); an existing one is replaced only with
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to read from")
 	c.Flags().StringVar(&size, "size", "", "number of bytes to read (with --offset)")
 	c.Flags().StringVarP(&out, "output", "o", "", "output file")
+	c.Flags().BoolVar(&ef.decrypt, "decrypt", false, "decrypt what the chip's flash encryption stored, with --flash-key (the firmware's view)")
+	ef.registerKey(c)
 	return c
 }

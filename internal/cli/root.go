@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -31,6 +32,32 @@ type Env struct {
 	Context context.Context
 
 	made *fsutil.Made // the files this run wrote
+	// note, when set, replaces "nothing was written" if the run is interrupted: what an
+	// interruption at this moment leaves behind (a device partly written, a commit begun).
+	note *atomic.Pointer[string]
+}
+
+// writing records what an interruption from now on leaves behind, for the message that
+// replaces "nothing was written"; the returned function clears it when that step is done.
+func (e *Env) writing(what string) (done func()) {
+	if e.note == nil {
+		return func() {}
+	}
+	e.note.Store(&what)
+	return func() { e.note.Store(nil) }
+}
+
+// newNote returns an empty holder for Env.note.
+func newNote() *atomic.Pointer[string] { return new(atomic.Pointer[string]) }
+
+// interruptMessage is what nvskit says when the run was interrupted.
+func (e *Env) interruptMessage() string {
+	if e.note != nil {
+		if what := e.note.Load(); what != nil {
+			return "interrupted; " + *what
+		}
+	}
+	return "interrupted; nothing was written"
 }
 
 // ctx returns the run's context.
@@ -95,6 +122,7 @@ var subcommands = []struct {
 	{"ports", newPortsCmd},
 	{"simulate", newSimulateCmd},
 	{"provision", newProvisionCmd},
+	{"doctor", newDoctorCmd},
 	{"inspect", newInspectCmd},
 	{"check", newCheckCmd},
 	{"get", newGetCmd},
@@ -181,6 +209,9 @@ func Run(args []string, env Env) int {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
+	if env.note == nil {
+		env.note = newNote()
+	}
 	if env.made == nil {
 		env.made = new(fsutil.Made)
 	}
@@ -194,7 +225,7 @@ func Run(args []string, env Env) int {
 	env.made.Undo()
 	var intr Interrupt
 	if errors.As(context.Cause(env.ctx()), &intr) {
-		msg := "interrupted; nothing was written"
+		msg := env.interruptMessage()
 		var pw *partlyWritten
 		if errors.As(err, &pw) {
 			msg = "interrupted; " + pw.what

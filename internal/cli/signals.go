@@ -33,6 +33,7 @@ func Main(args []string) int {
 		Terminal: IsTerminal(os.Stderr),
 		Context:  ctx,
 		made:     new(fsutil.Made),
+		note:     newNote(),
 	}
 	done := make(chan int, 1)
 	go func() { done <- Run(args, env) }()
@@ -52,6 +53,6 @@ func Main(args []string) int {
 	}
 	fsutil.RemoveTemps()
 	env.made.Undo()
-	fmt.Fprintln(os.Stderr, "nvskit: interrupted; nothing was written")
+	fmt.Fprintln(os.Stderr, "nvskit:", env.interruptMessage())
 	return intr.ExitCode()
 }

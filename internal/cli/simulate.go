@@ -1,17 +1,22 @@
 package cli
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nvskit/nvskit/esploader"
 	"github.com/nvskit/nvskit/esploader/loadersim"
+	"github.com/nvskit/nvskit/flashcrypt"
 	"github.com/nvskit/nvskit/partition"
 )
 
@@ -33,21 +38,39 @@ func defaultTable() []byte {
 func newSimulateCmd(env *Env) *cobra.Command {
 	var chip, flash, flashSize, listen, mac string
 	var baud, sessions int
-	var encryption, remote, blank bool
+	var idle time.Duration
+	var remote, blank bool
+	var sf simSecFlags
 	c := &cobra.Command{
 		Use:   "simulate --chip CHIP [--flash FLASH.bin] --listen 127.0.0.1:PORT",
 		Short: "Run a simulated ESP ROM loader on a TCP port, to try nvskit without hardware",
 		Long: `Serve a simulated ESP chip in download mode on a TCP port. Point any nvskit
 device command at it with --port socket://HOST:PORT. The flash is kept in
---flash (created if missing, every write saved) or in memory. A new flash gets
-ESP-IDF's default partition table at 0x8000 (nvs at 0x9000, 0x6000 bytes;
-phy_init; a 1 MiB factory app) unless --blank is given.
+--flash (created if missing, every write saved) or in memory. An existing --flash
+file must be a full flash dump: exactly --flash-size, or without --flash-size one
+of 1MB..128MB; anything else (a partition image, say) is refused rather than grown.
+A new flash gets ESP-IDF's default partition table at 0x8000 (nvs at 0x9000,
+0x6000 bytes; phy_init; a 1 MiB factory app) unless --blank is given.
+
+It serves one client at a time, as a chip has one UART: a client that connects
+while another is connected is told the simulator is busy, and a client that
+sends nothing for --idle-timeout is disconnected.
 
 Chips: ` + strings.Join(loadersim.ChipNames(), ", ") + `.
-It listens on loopback addresses only, unless --allow-remote is given.`,
+It listens on loopback addresses only, unless --allow-remote is given.
+
+Security state: --flash-encryption development|release turns flash encryption
+on (release also disables encrypted download); the chip encrypts the ROM's
+encrypted writes with --flash-key FILE (an espsecure key file), or with a random
+key of its own, as a chip makes on its first boot. Reads return the raw flash,
+as a chip's do. A new flash's partition table is then stored encrypted, as the
+bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
+(e.g. 1=HMAC_UP); --secure-download, --secure-boot,
+--encrypted-download-disabled and --no-flash-key set the rest.`,
 		Example: `  nvskit simulate --chip esp32 --flash flash.bin --listen 127.0.0.1:5555
   nvskit simulate --chip esp32s3 --mac 02:00:00:00:00:01 --listen 127.0.0.1:5556
-  nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs`,
+  nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs
+  nvskit simulate --chip esp32c3 --flash-encryption development --flash-key flash_key.bin --key-purpose 1=HMAC_UP`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			host, _, err := net.SplitHostPort(listen)
@@ -65,7 +88,10 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 				}
 				size = int(n)
 			}
-			cfg := loadersim.Config{Chip: chip, FlashSize: size, Baud: baud, FlashEncryption: encryption}
+			cfg := loadersim.Config{Chip: chip, FlashSize: size, Baud: baud}
+			if err := sf.apply(env, &cfg); err != nil {
+				return err
+			}
 			if mac != "" {
 				hw, err := net.ParseMAC(mac)
 				if err != nil || len(hw) != 6 {
@@ -73,10 +99,23 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 				}
 				cfg.MAC = hw
 			}
+			created := true
 			if flash != "" {
 				cfg.File = env.Path(flash)
-				if st, err := os.Stat(cfg.File); err == nil && flashSize == "" && st.Size() > int64(size) {
-					cfg.FlashSize = int(st.Size()+4095) / 4096 * 4096
+				n, exists, err := flashFileSize(cfg.File, flash)
+				if err != nil {
+					return err
+				}
+				if exists {
+					// The file is the chip's whole flash: only a full dump of that size is
+					// taken, never one the simulator would grow (a partition image, say).
+					if flashSize == "" && validFlashSize(n) {
+						cfg.FlashSize = int(n)
+					} else if n != int64(size) {
+						return fmt.Errorf("%s exists and is %s, not a full flash dump of %s (the simulated flash); the simulator uses the file as the whole flash and would grow it. Give a new file name (it is created)%s",
+							flash, humanBytes(int(n)), humanBytes(size), sizeHint(n))
+					}
+					created = false
 				}
 			}
 			sim, err := loadersim.New(cfg)
@@ -84,8 +123,10 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 				return usageError{err}
 			}
 			defer sim.Close()
-			if !blank && bytes.Equal(sim.Flash()[0x8000:0x9000], bytes.Repeat([]byte{0xFF}, 0x1000)) {
-				sim.SetFlash(0x8000, defaultTable())
+			if !blank && created {
+				if err := putTable(sim, defaultTable()); err != nil {
+					return err
+				}
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -101,18 +142,8 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 			ctx, stop := signal.NotifyContext(env.ctx(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() { <-ctx.Done(); ln.Close() }()
-			for n := 0; sessions == 0 || n < sessions; n++ {
-				conn, err := ln.Accept()
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				fmt.Fprintf(env.Stderr, "session from %s\n", conn.RemoteAddr())
-				sim.Serve(conn)
-			}
-			return nil
+			return sim.ServeListenerWith(ln, loadersim.ServeOptions{Sessions: sessions, IdleTimeout: idle,
+				Log: func(s string) { fmt.Fprintln(env.Stderr, s) }})
 		},
 	}
 	c.Flags().StringVar(&chip, "chip", "esp32", "chip to simulate: "+strings.Join(loadersim.ChipNames(), ", "))
@@ -121,10 +152,110 @@ It listens on loopback addresses only, unless --allow-remote is given.`,
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:5555", "address to listen on")
 	c.Flags().StringVar(&mac, "mac", "", "the chip's base MAC, e.g. 02:00:00:00:00:01 (default: one derived from the chip type)")
 	c.Flags().IntVar(&baud, "baud", 0, "emulate a UART at this baud rate (0: as fast as the socket)")
-	c.Flags().BoolVar(&encryption, "flash-encryption", false, "report flash encryption on (chips that report security info)")
+	sf.register(c)
 	c.Flags().BoolVar(&remote, "allow-remote", false, "allow a non-loopback --listen address")
 	c.Flags().BoolVar(&blank, "blank", false, "do not put a default partition table into a blank flash")
+	c.Flags().DurationVar(&idle, "idle-timeout", loadersim.DefaultIdleTimeout, "close a connection whose client sends nothing for this long (0: never)")
 	c.Flags().IntVar(&sessions, "sessions", 0, "exit after this many sessions (0: run until interrupted)")
 	c.Flags().Lookup("sessions").Hidden = true
 	return c
+}
+
+// simSecFlags are simulate's security-state flags.
+type simSecFlags struct {
+	fe, flashKey                     string
+	purposes                         []string
+	sdm, secureBoot, dlEncDis, noKey bool
+}
+
+func (f *simSecFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.fe, "flash-encryption", "off", "flash encryption: off, development or release")
+	c.Flags().StringVar(&f.flashKey, "flash-key", "", "key file the chip encrypts with, as espsecure uses it (default: a random key of the chip's own)")
+	c.Flags().StringArrayVar(&f.purposes, "key-purpose", nil, "eFuse key block purpose, N=PURPOSE (e.g. 1=HMAC_UP, 0=XTS_AES_128_KEY); repeatable")
+	c.Flags().BoolVar(&f.sdm, "secure-download", false, "Secure Download Mode (S2 and later): reads, register access and MD5 refused")
+	c.Flags().BoolVar(&f.secureBoot, "secure-boot", false, "secure boot on")
+	c.Flags().BoolVar(&f.dlEncDis, "encrypted-download-disabled", false, "encrypted download disabled in eFuse (without the rest of release mode)")
+	c.Flags().BoolVar(&f.noKey, "no-flash-key", false, "no flash-encryption key burnt")
+}
+
+func (f *simSecFlags) apply(env *Env, cfg *loadersim.Config) error {
+	switch f.fe {
+	case "off", "":
+	case "development":
+		cfg.FlashEncryption = true
+	case "release":
+		cfg.FlashEncryption, cfg.Release = true, true
+	default:
+		return usagef("--flash-encryption %q: choose off, development or release", f.fe)
+	}
+	if f.flashKey != "" {
+		k, err := readKeyFile(env, f.flashKey, "--flash-key", 64)
+		if err != nil {
+			return err
+		}
+		cfg.FlashKey = k
+	}
+	for _, kp := range f.purposes {
+		n, name, ok := strings.Cut(kp, "=")
+		idx, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(n), "BLOCK_KEY"))
+		v, okName := esploader.PurposeByName(strings.ToUpper(name))
+		if !ok || err != nil || !okName {
+			return usagef("--key-purpose %q: give N=PURPOSE, e.g. 1=HMAC_UP or 0=XTS_AES_128_KEY", kp)
+		}
+		if cfg.KeyPurposes == nil {
+			cfg.KeyPurposes = map[int]uint8{}
+		}
+		cfg.KeyPurposes[idx] = v
+	}
+	cfg.SecureDownload, cfg.SecureBoot, cfg.DownloadEncryptDisabled, cfg.NoFlashKey = f.sdm, f.secureBoot, f.dlEncDis, f.noKey
+	return nil
+}
+
+// putTable stores a partition table at 0x8000 as the chip's bootloader leaves it: encrypted
+// with the chip's key when flash encryption is on.
+func putTable(sim *loadersim.Sim, table []byte) error {
+	key := sim.FlashKey()
+	if !sim.FlashEncryption() || key == nil {
+		sim.SetFlash(0x8000, table)
+		return nil
+	}
+	sector := padFF(table, 0x1000)
+	ct, err := flashcrypt.Encrypt(flashcrypt.SchemeForChip(sim.ChipName()), key, 0x8000, sector)
+	if err != nil {
+		return err
+	}
+	sim.SetFlash(0x8000, ct)
+	return nil
+}
+
+// flashFileSize returns the size of the --flash file, whether it exists, and an error when it is
+// not a regular file.
+func flashFileSize(path, name string) (int64, bool, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !st.Mode().IsRegular() {
+		return 0, true, fmt.Errorf("%s is not a regular file; give a flash dump file or a new file name", name)
+	}
+	return st.Size(), true, nil
+}
+
+func validFlashSize(n int64) bool {
+	for _, s := range partition.FlashSizes {
+		if v, err := partition.ParseFlashSize(s); err == nil && int64(v) == n {
+			return true
+		}
+	}
+	return false
+}
+
+func sizeHint(n int64) string {
+	if validFlashSize(n) {
+		return fmt.Sprintf(", or --flash-size %dMB to match the file", n>>20)
+	}
+	return ""
 }

@@ -4,10 +4,10 @@
 // It connects without a reset, detects the chip, writes IMAGE compressed in ROM mode (no stub),
 // verifies it with SPI_FLASH_MD5, reads the first 256 bytes back with READ_FLASH_SLOW, and
 // exits 0 when everything matched. Progress goes to stderr; the last stdout line is "OK ...".
-import net from "node:net";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ESPLoader, Transport } from "esptool-js";
+import { TCPSerialPort, terminal } from "./tcpport.mjs";
 
 const [addr, imagePath, offsetText, wantChip] = process.argv.slice(2);
 if (!addr || !imagePath || !offsetText || !wantChip) {
@@ -17,55 +17,6 @@ if (!addr || !imagePath || !offsetText || !wantChip) {
 const [host, portText] = addr.split(":");
 const offset = Number(offsetText);
 const image = new Uint8Array(readFileSync(imagePath));
-
-// TCPSerialPort gives esptool-js's Transport the Web Serial SerialPort surface it uses,
-// backed by a TCP socket: open/close, readable/writable web streams, setSignals, getInfo,
-// and setBaudRate (a no-op: a socket has no baud rate).
-class TCPSerialPort {
-  constructor(host, port) {
-    this.host = host;
-    this.port = port;
-    this.readable = null;
-    this.writable = null;
-  }
-  async open() {
-    const sock = await new Promise((resolve, reject) => {
-      const s = net.connect({ host: this.host, port: this.port }, () => resolve(s));
-      s.once("error", reject);
-    });
-    sock.setNoDelay(true);
-    this.sock = sock;
-    this.readable = new ReadableStream({
-      start(ctrl) {
-        sock.on("data", (d) => ctrl.enqueue(new Uint8Array(d)));
-        sock.on("end", () => { try { ctrl.close(); } catch {} });
-        sock.on("error", (e) => { try { ctrl.error(e); } catch {} });
-      },
-      cancel() {},
-    });
-    this.writable = new WritableStream({
-      write(chunk) {
-        return new Promise((resolve, reject) => sock.write(chunk, (e) => (e ? reject(e) : resolve())));
-      },
-    });
-  }
-  async close() {
-    if (this.sock) this.sock.destroy();
-    this.readable = null;
-    this.writable = null;
-  }
-  async setSignals() {}
-  async setBaudRate() {}
-  getInfo() {
-    return {};
-  }
-}
-
-const terminal = {
-  clean() {},
-  writeLine(s) { process.stderr.write(s + "\n"); },
-  write(s) { process.stderr.write(s); },
-};
 
 function hex(b) {
   return Buffer.from(b).toString("hex");
