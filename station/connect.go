@@ -85,6 +85,23 @@ func (d *LoaderDevice) WriteFlash(off uint32, data []byte, progress func(done, t
 // FlashMD5 returns the chip's MD5 of a range.
 func (d *LoaderDevice) FlashMD5(off uint32, n int) ([16]byte, error) { return d.L.FlashMD5(off, n) }
 
+// CanWriteEncrypted reports whether the ROM loader can write through flash encryption.
+func (d *LoaderDevice) CanWriteEncrypted() (bool, string) {
+	sec, err := d.L.Security()
+	if err != nil {
+		return false, "the security state cannot be read: " + err.Error()
+	}
+	return sec.ROMCanEncrypt()
+}
+
+// WriteFlashEncrypted writes data at off through the chip's flash encryption (the ROM's
+// encrypted write). Without the chip's key the host cannot compute the ciphertext, so the
+// check is that the flash holds neither the plaintext nor erased bytes.
+func (d *LoaderDevice) WriteFlashEncrypted(off uint32, data []byte) (string, error) {
+	res, err := d.L.WriteFlashEncrypted(off, data, esploader.EncryptedWriteOptions{})
+	return res.Check, err
+}
+
 // Reset runs the application.
 func (d *LoaderDevice) Reset() { d.L.HardReset() }
 

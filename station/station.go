@@ -35,6 +35,12 @@ type Device interface {
 	WriteFlash(off uint32, data []byte, progress func(done, total int)) error
 	// FlashMD5 returns the chip's MD5 of n bytes at off.
 	FlashMD5(off uint32, n int) ([16]byte, error)
+	// CanWriteEncrypted reports whether the chip's ROM loader can write through its flash
+	// encryption, and if not why.
+	CanWriteEncrypted() (bool, string)
+	// WriteFlashEncrypted writes data at off through the chip's flash encryption and
+	// returns what could be checked of the result.
+	WriteFlashEncrypted(off uint32, data []byte) (check string, err error)
 	// Reset leaves the loader and runs the application (where the port can do it).
 	Reset()
 	// Close closes the port.
@@ -53,7 +59,10 @@ type Options struct {
 	// Partition is the name of the NVS partition written.
 	Partition string
 	// KeysPartition names the nvs_keys partition written when keys are made per device
-	// (Mfg.Encryption.KeyGen); empty means the table's first data/nvs_keys partition.
+	// (Mfg.Encryption.KeyGen); empty means the table's first data/nvs_keys partition. It is
+	// written plain on a chip whose flash encryption is off (the bootloader encrypts it when
+	// it turns flash encryption on), through the chip's flash encryption when it is on (the
+	// ROM's encrypted write; a chip whose ROM cannot do that is refused).
 	KeysPartition string
 	// Table is the partition table; nil reads it from each device at TableOffset.
 	Table *partition.Table
@@ -118,8 +127,8 @@ var (
 	// ErrWrongChip: the device is not the chip type the line makes.
 	ErrWrongChip = errors.New("wrong chip type")
 	// ErrEncryptedKeys: per-device NVS keys on a chip whose flash encryption is on need an
-	// encrypted write of the nvs_keys partition, which a station does not do.
-	ErrEncryptedKeys = errors.New("flash encryption is on: the nvs_keys partition would need an encrypted write")
+	// encrypted write of the nvs_keys partition, which this chip's ROM loader cannot do.
+	ErrEncryptedKeys = errors.New("flash encryption is on and the nvs_keys partition cannot be written through it")
 )
 
 // Station provisions devices on its ports.
@@ -327,6 +336,9 @@ func (p *portState) device(ctx context.Context, dev Device, mac string) outcome 
 			err = partition.ErrNoEndMarker
 		}
 		if err != nil {
+			if on, ferr := dev.FlashEncryption(); ferr == nil && on {
+				return refuse(fmt.Errorf("the partition table at 0x%X cannot be read: flash encryption is on, so it is stored encrypted; give the table (the build's partitions.csv or partition-table.bin)", s.opts.TableOffset))
+			}
 			return refuse(fmt.Errorf("no usable partition table at 0x%X (%v); flash the firmware first, or give the table", s.opts.TableOffset, err))
 		}
 		tbl = t
@@ -353,7 +365,14 @@ func (p *portState) device(ctx context.Context, dev Device, mac string) outcome 
 		return outcome{err: err, retry: true}
 	}
 	if fe && keysPart != nil {
-		return refuse(ErrEncryptedKeys)
+		// The keys go through the chip's flash encryption (the ROM's encrypted write), as the
+		// firmware reads them; a chip whose ROM cannot (the ESP32, release mode) is refused.
+		if ok, why := dev.CanWriteEncrypted(); !ok {
+			return refuse(fmt.Errorf("%w: %s", ErrEncryptedKeys, why))
+		}
+		if !keysPart.Encrypted() {
+			return refuse(fmt.Errorf("partition %q is not flagged encrypted: with flash encryption on the firmware reads it as stored, and the keys written through flash encryption would be unreadable; add \"encrypted\" to its row in the partition table", keysPart.Name))
+		}
 	}
 	if fe && part.Encrypted() {
 		return refuse(fmt.Errorf("partition %q is flagged encrypted and flash encryption is on; NVS partitions are not flash-encrypted", part.Name))
@@ -408,7 +427,7 @@ func (p *portState) device(ctx context.Context, dev Device, mac string) outcome 
 	}
 
 	res := ledger.Result{ID: id.ID, MAC: mac, Station: s.opts.Station, Port: p.name}
-	werr := p.provision(dev, id, part, keysPart, &res)
+	werr := p.provision(dev, id, part, keysPart, fe, &res)
 	res.OK = werr == nil
 	if werr != nil {
 		res.Error = werr.Error()
@@ -455,7 +474,7 @@ func (s *Station) keysPartition(tbl *partition.Table) (*partition.Partition, err
 }
 
 // provision builds the identity's image and writes and verifies it (and the keys).
-func (p *portState) provision(dev Device, id *ledger.Identity, part, keysPart *partition.Partition, res *ledger.Result) error {
+func (p *portState) provision(dev Device, id *ledger.Identity, part, keysPart *partition.Partition, fe bool, res *ledger.Result) error {
 	s := p.s
 	size := int(part.Size)
 	g, err := s.generator(size)
@@ -505,7 +524,11 @@ func (p *portState) provision(dev Device, id *ledger.Identity, part, keysPart *p
 		if len(d.KeysPartition) > int(keysPart.Size) {
 			return fmt.Errorf("the keys (%d bytes) do not fit partition %q", len(d.KeysPartition), keysPart.Name)
 		}
-		if err := dev.WriteFlash(keysPart.Offset, d.KeysPartition, nil); err != nil {
+		if fe {
+			if _, err := dev.WriteFlashEncrypted(keysPart.Offset, d.KeysPartition); err != nil {
+				return fmt.Errorf("writing the keys to %q through flash encryption: %w", keysPart.Name, err)
+			}
+		} else if err := dev.WriteFlash(keysPart.Offset, d.KeysPartition, nil); err != nil {
 			return fmt.Errorf("writing the keys to %q: %w", keysPart.Name, err)
 		}
 	}

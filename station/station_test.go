@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nvskit/nvskit/esploader/loadersim"
+	"github.com/nvskit/nvskit/flashcrypt"
 	"github.com/nvskit/nvskit/ledger"
 	"github.com/nvskit/nvskit/mfg"
 	"github.com/nvskit/nvskit/nvs"
@@ -241,17 +242,12 @@ func TestFailedWriteKeepsTheIdentity(t *testing.T) {
 }
 
 func TestKeygen(t *testing.T) {
-	ln := newLine(t, 3)
+	ln := newLine(t, 4)
 	tbl := table(t, true)
 	opts := station.Options{Mfg: mfg.Options{Encryption: &mfg.Encryption{KeyGen: true}}}
-	fe := newDevice(t, "esp32s3", "02:00:00:00:00:06", tbl, true)
-	before := fe.sim.Flash()
-	if err := ln.run(t, opts, newJig(t, fe)); !errors.Is(err, station.ErrEncryptedKeys) {
-		t.Fatalf("keygen on a chip with flash encryption on: %v", err)
-	}
-	if !bytes.Equal(before, fe.sim.Flash()) {
-		t.Fatal("a refused device was written")
-	}
+
+	// Flash encryption off: the keys are written plain (the bootloader encrypts nvs_keys
+	// when it turns flash encryption on at first boot).
 	d := newDevice(t, "esp32s3", "02:00:00:00:00:07", tbl, false)
 	if err := ln.run(t, opts, newJig(t, d)); err != nil {
 		t.Fatal(err)
@@ -265,6 +261,43 @@ func TestKeygen(t *testing.T) {
 	id := checkDevice(t, ln.l, flash, d.mac, &keys)
 	if fp := sha256.Sum256(kp); hex.EncodeToString(fp[:]) != id.KeysSHA256 {
 		t.Fatal("keys fingerprint differs from the keys written")
+	}
+
+	// Flash encryption on: the keys go through the chip's flash encryption (the ROM's
+	// encrypted write), the NVS image stays plain.
+	fe := newDevice(t, "esp32s3", "02:00:00:00:00:06", tbl, true)
+	if err := ln.run(t, opts, newJig(t, fe)); err != nil {
+		t.Fatal(err)
+	}
+	flash = fe.sim.Flash()
+	ct := flash[keysOff : keysOff+0x1000]
+	if _, err := nvs.ParseKeysPartition(ct); err == nil {
+		t.Fatal("the keys are stored plain on a chip with flash encryption on")
+	}
+	plain, err := flashcrypt.Decrypt(flashcrypt.SchemeForChip("ESP32-S3"), fe.sim.FlashKey(), keysOff, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err = nvs.ParseKeysPartition(plain)
+	if err != nil {
+		t.Fatalf("the keys partition does not decrypt with the chip's key: %v", err)
+	}
+	checkDevice(t, ln.l, flash, fe.mac, &keys)
+
+	// A chip whose ROM cannot write encrypted (the ESP32's) is refused before anything is
+	// written, and takes no identity.
+	for _, chip := range []string{"esp32"} {
+		r := newDevice(t, chip, "02:00:00:00:00:08", tbl, true)
+		before := r.sim.Flash()
+		if err := ln.run(t, station.Options{Chip: chip, Mfg: opts.Mfg}, newJig(t, r)); !errors.Is(err, station.ErrEncryptedKeys) {
+			t.Fatalf("%s with flash encryption on: %v", chip, err)
+		}
+		if !bytes.Equal(before, r.sim.Flash()) {
+			t.Fatal("a refused device was written")
+		}
+		if _, err := ln.l.Get(context.Background(), r.mac); !errors.Is(err, ledger.ErrNotFound) {
+			t.Fatalf("a refused device has an identity: %v", err)
+		}
 	}
 }
 

@@ -62,10 +62,13 @@ type than --chip, or without the partition, is refused before anything is
 written. Ctrl-C stops taking devices; those in progress are finished if they can
 be within a second, else done again, with the same identities, at the next start.
 
-With --keygen every device gets fresh NVS encryption keys, written in plaintext
-to its nvs_keys partition (--keys-partition, default the table's first); the
-bootloader encrypts that partition when it enables flash encryption at first
-boot. A device whose flash encryption is already on is refused in that mode.
+With --keygen every device gets fresh NVS encryption keys, written to its
+nvs_keys partition (--keys-partition, default the table's first): plain when the
+chip's flash encryption is off (the bootloader encrypts the partition when it
+enables flash encryption at first boot), through the chip's flash encryption
+(the ROM's encrypted write) when it is on. A chip whose ROM cannot write
+encrypted (the ESP32; release mode) is refused in that mode. With flash
+encryption on, the table on the device is encrypted: give --partition-table.
 
 --json prints one JSON object per event on stdout, for a line controller.`,
 		Example: `  nvskit station --config config.csv --partition fctry --chip esp32s3 \
