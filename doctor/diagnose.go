@@ -603,8 +603,8 @@ func (d *diag) checkKeys() {
 		}
 		for _, s := range d.flashSchemes() {
 			plain, ok := d.flashDecrypt(s, kp.Raw[:min(len(kp.Raw), 80)], kp.Offset)
-			if !ok {
-				continue
+			if !ok || len(plain) < keysLen {
+				continue // too short to hold the keys and their CRC once decrypted
 			}
 			if allFF(plain[:keysLen]) {
 				emptyFinding(where + ": ciphertext of 0xFF (the bootloader encrypted the empty partition when it turned flash encryption on)")

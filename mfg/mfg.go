@@ -565,3 +565,29 @@ func (w *worker) build(d *Device) error {
 }
 
 func (w *worker) valuesName() string { return w.values }
+
+// DeviceBuilder builds the image of one device at a time, as a provisioning station needs
+// it, reusing its buffers. It is not safe for concurrent use; make one per goroutine.
+type DeviceBuilder struct {
+	w *worker
+}
+
+// NewDeviceBuilder returns a DeviceBuilder; values names the source of the rows in errors.
+func (g *Generator) NewDeviceBuilder(values string) *DeviceBuilder {
+	return &DeviceBuilder{w: g.newWorker(values, RecordFunc(nil))}
+}
+
+// Build builds the image of the device of one values row (from nvscsv.MfgValues.Next or
+// nvscsv.MfgConfig.DeviceFrom), with its certificate and keys when the Generator issues
+// them. The returned Device's Image is valid until the next Build.
+func (b *DeviceBuilder) Build(row *nvscsv.MfgDevice) (*Device, error) {
+	if err := checkID(row.ID); err != nil {
+		return nil, err
+	}
+	d := &Device{Row: row.Row, Line: row.Line, ID: row.ID, values: row}
+	if err := b.w.build(d); err != nil {
+		return nil, err
+	}
+	d.values = nil
+	return d, nil
+}

@@ -375,6 +375,28 @@ type MfgDevice struct {
 	Values []string
 	// Columns holds, for each config row, the 1-based VALUES.csv column of its value, or 0.
 	Columns []int
+	// Fields holds every field of the row as read, in header order (REPEAT not applied).
+	Fields []string
+}
+
+// DeviceFrom makes the device with file id id from its values by key (get returns the value
+// of a config key), as if read from a VALUES.csv row; the factory ledger stores rows that way.
+// A config key get does not know is an error naming it.
+func (cfg *MfgConfig) DeviceFrom(id string, get func(key string) (string, bool)) (*MfgDevice, error) {
+	d := &MfgDevice{ID: id, Row: 1, Values: make([]string, len(cfg.Rows)), Columns: make([]int, len(cfg.Rows))}
+	for i := range cfg.Rows {
+		r := &cfg.Rows[i]
+		if r.IsNamespace() || r.IsGenerated() {
+			continue
+		}
+		v, ok := get(r.Key)
+		if !ok {
+			return nil, &Error{File: cfg.File, Line: r.Line, Key: r.Key,
+				Msg: fmt.Sprintf("key %q has no value for device %q (the config differs from the one the values were imported with)", r.Key, id)}
+		}
+		d.Values[i] = v
+	}
+	return d, nil
 }
 
 // MfgValues reads VALUES.csv one device at a time: a header row of key names, then one row per
@@ -478,7 +500,7 @@ func (v *MfgValues) Next() (*MfgDevice, error) {
 			}
 		}
 	}
-	d := &MfgDevice{Line: line, Row: v.rows, ID: v.idOf(fields),
+	d := &MfgDevice{Line: line, Row: v.rows, ID: v.idOf(fields), Fields: fields,
 		Values: make([]string, len(v.cfg.Rows)), Columns: make([]int, len(v.cfg.Rows))}
 	for i, r := range v.cfg.Rows {
 		c := v.col[i]

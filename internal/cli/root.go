@@ -113,6 +113,8 @@ var subcommands = []struct {
 	{"keys", newKeysCmd},
 	{"partitions", newPartitionsCmd},
 	{"mfg", newMfgCmd},
+	{"ledger", newLedgerCmd},
+	{"station", newStationCmd},
 	{"flash", newFlashCmd},
 	{"read", newReadCmd},
 	{"erase", newEraseCmd},

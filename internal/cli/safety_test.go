@@ -280,6 +280,9 @@ func TestFileRules(t *testing.T) {
 			for _, umask := range []int{0o022, 0o077} {
 				fsutil.SetUmask(umask)
 				dir := safetyFixture(t)
+				if w.setup != nil {
+					w.setup(t, dir)
+				}
 				if code, stderr = w.run(t, dir, w.arg); code != 0 {
 					t.Fatalf("umask %03o: exit %d: %s", umask, code, stderr)
 				}

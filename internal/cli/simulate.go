@@ -36,7 +36,7 @@ func defaultTable() []byte {
 }
 
 func newSimulateCmd(env *Env) *cobra.Command {
-	var chip, flash, flashSize, listen string
+	var chip, flash, flashSize, listen, mac string
 	var baud, sessions int
 	var idle time.Duration
 	var remote, blank bool
@@ -68,6 +68,7 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 (e.g. 1=HMAC_UP); --secure-download, --secure-boot,
 --encrypted-download-disabled and --no-flash-key set the rest.`,
 		Example: `  nvskit simulate --chip esp32 --flash flash.bin --listen 127.0.0.1:5555
+  nvskit simulate --chip esp32s3 --mac 02:00:00:00:00:01 --listen 127.0.0.1:5556
   nvskit flash nvs.bin --port socket://127.0.0.1:5555 --partition nvs
   nvskit simulate --chip esp32c3 --flash-encryption development --flash-key flash_key.bin --key-purpose 1=HMAC_UP`,
 		Args: cobra.NoArgs,
@@ -90,6 +91,13 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 			cfg := loadersim.Config{Chip: chip, FlashSize: size, Baud: baud}
 			if err := sf.apply(env, &cfg); err != nil {
 				return err
+			}
+			if mac != "" {
+				hw, err := net.ParseMAC(mac)
+				if err != nil || len(hw) != 6 {
+					return usagef("--mac %q: give 6 bytes, e.g. 02:00:00:00:00:01", mac)
+				}
+				cfg.MAC = hw
 			}
 			created := true
 			if flash != "" {
@@ -142,6 +150,7 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 	c.Flags().StringVar(&flash, "flash", "", "file holding the flash content (created if missing); default: in memory")
 	c.Flags().StringVar(&flashSize, "flash-size", "", "flash size, 1MB..128MB (default 4MB, or the file's size)")
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:5555", "address to listen on")
+	c.Flags().StringVar(&mac, "mac", "", "the chip's base MAC, e.g. 02:00:00:00:00:01 (default: one derived from the chip type)")
 	c.Flags().IntVar(&baud, "baud", 0, "emulate a UART at this baud rate (0: as fast as the socket)")
 	sf.register(c)
 	c.Flags().BoolVar(&remote, "allow-remote", false, "allow a non-loopback --listen address")
