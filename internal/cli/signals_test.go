@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -104,5 +106,20 @@ func TestStopContextFinish(t *testing.T) {
 	case s := <-exits:
 		t.Fatalf("forced exit (%v) after the run returned", s)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// generate, the command build scripts run, checks its context with Err only: it starts no
+// goroutine to wait for signals (each goroutine a run starts costs start-up time).
+func TestGenerateStartsNoWatcher(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nvs.csv"), []byte("key,type,encoding,value\nwifi,namespace,,\nssid,data,string,Net\n"), 0o644)
+	c, _, _ := newTestStopContext(time.Hour)
+	var out, errb bytes.Buffer
+	if code := Run([]string{"generate", "nvs.csv", "nvs.bin", "0x6000"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Context: c}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if c.watching.Load() {
+		t.Error("generate started the signal watcher (it asked for ctx.Done()): check ctx.Err() between steps instead")
 	}
 }
