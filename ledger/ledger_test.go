@@ -328,3 +328,102 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseOfOnceProvisioned: an identity that was verified on its chip and then failed on
+// it (the chip came back and a second write failed) may still be on that chip: releasing it
+// without --force would silently let a second chip get it.
+func TestReleaseOfOnceProvisioned(t *testing.T) {
+	backends(t, func(t *testing.T, l Ledger, _ func() Ledger) {
+		ctx := context.Background()
+		if err := l.Add(ctx, serials(1, 2), ""); err != nil {
+			t.Fatal(err)
+		}
+		a, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(ctx, Result{ID: a.ID, MAC: a.MAC, OK: true, ImageSHA256: "aa", CertSHA256: "cc"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(ctx, Result{ID: a.ID, MAC: a.MAC, OK: false, Error: "write failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := l.Get(ctx, a.ID); got.State != Failed {
+			t.Fatalf("state %s, want failed", got.State)
+		}
+		if _, err := l.Release(ctx, a.ID, "op", false); !errors.Is(err, ErrState) {
+			t.Fatalf("release of a once-provisioned failed identity without force: %v", err)
+		}
+		if got, _ := l.Get(ctx, a.ID); got.MAC != a.MAC || got.State != Failed {
+			t.Fatalf("after the refused release: %+v", got)
+		}
+		if _, err := l.Release(ctx, a.ID, "op", true); err != nil {
+			t.Fatalf("forced: %v", err)
+		}
+		// A chip that never was provisioned, released after a failure, then gets the
+		// identity back in a later claim: force is not needed for it (its events have no
+		// provisioned on the MAC it is bound to now).
+		b, err := l.Claim(ctx, ClaimRequest{MAC: mac(2)})
+		if err != nil || b.ID != a.ID {
+			t.Fatalf("claim after release = %+v, %v", b, err)
+		}
+		if err := l.Record(ctx, Result{ID: b.ID, MAC: b.MAC, OK: false, Error: "verify failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Release(ctx, b.ID, "op", false); err != nil {
+			t.Fatalf("release of a never-provisioned failed identity: %v", err)
+		}
+	})
+}
+
+// TestConcurrentClaimsOfOneMAC: stations that see the same MAC at the same moment (a chip
+// moved between jigs, two stations racing) all get the same identity, and only one is bound.
+func TestConcurrentClaimsOfOneMAC(t *testing.T) {
+	backends(t, func(t *testing.T, l Ledger, open func() Ledger) {
+		ctx := context.Background()
+		const stations, rounds = 8, 10
+		if err := l.Add(ctx, serials(1, rounds+1), ""); err != nil {
+			t.Fatal(err)
+		}
+		hs := make([]Ledger, stations)
+		for i := range hs {
+			hs[i] = open()
+		}
+		for r := range rounds {
+			m := mac(7000 + r)
+			got := make([]string, stations)
+			errs := make([]error, stations)
+			var wg sync.WaitGroup
+			for i, h := range hs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id, err := h.Claim(ctx, ClaimRequest{MAC: m, Station: fmt.Sprint("s", i)})
+					if err == nil {
+						got[i] = id.ID
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for i := range hs {
+				if errs[i] != nil {
+					t.Fatalf("round %d, station %d: %v", r, i, errs[i])
+				}
+				if got[i] != got[0] {
+					t.Fatalf("round %d: %s got %s, station 0 got %s", r, m, got[i], got[0])
+				}
+			}
+		}
+		st, err := l.Status(ctx, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ByState[Claimed] != rounds || st.ByState[Available] != 1 {
+			t.Fatalf("status %+v", st.ByState)
+		}
+	})
+}
