@@ -91,4 +91,7 @@ $$
 --;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 	FOR EACH ROW EXECUTE FUNCTION nvskit_events_append_only()
+--;
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+	FOR EACH STATEMENT EXECUTE FUNCTION nvskit_events_append_only()
 `
