@@ -436,3 +436,48 @@ func TestConcurrentClaimsOfOneMAC(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimsUnderSerializableDefault: a database whose default isolation is SERIALIZABLE (a
+// DBA's choice) still serves concurrent claims: the claim's locking is READ COMMITTED's, and
+// the claim says so rather than inheriting the default.
+func TestClaimsUnderSerializableDefault(t *testing.T) {
+	dsn := testpg.DSN(t)
+	l := initLedger(t, dsn)
+	ctx := context.Background()
+	s := l.(*pgLedger).store
+	var name string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `ALTER DATABASE "`+name+`" SET default_transaction_isolation = 'serializable'`); err != nil {
+		t.Fatal(err)
+	}
+	const stations, perStation = 8, 20
+	if err := l.Add(ctx, serials(1, stations*perStation), ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, stations)
+	for st := range stations {
+		h := openLedger(t, dsn)
+		var iso string
+		if err := h.(*pgLedger).db.QueryRowContext(ctx, `SHOW default_transaction_isolation`).Scan(&iso); err != nil || iso != "serializable" {
+			t.Fatalf("default isolation %q, %v", iso, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perStation {
+				if _, err := h.Claim(ctx, ClaimRequest{MAC: mac(st*1000 + i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

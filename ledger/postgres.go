@@ -26,6 +26,10 @@ var pgDialect = &dialect{
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
+	// The claims are written for READ COMMITTED (row locks, SKIP LOCKED, and the unique
+	// index on mac as the last word): say so, whatever the database's default is. Under
+	// SERIALIZABLE concurrent claims would fail with serialization errors.
+	txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 }
 
 func openPostgres(ctx context.Context, dsn string) (Ledger, error) {

@@ -24,6 +24,8 @@ type dialect struct {
 	time func(time.Time) any
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
+	// txOptions are the options of every transaction (nil: the database's default).
+	txOptions *sql.TxOptions
 }
 
 // store is the Ledger over database/sql that both implementations share.
@@ -32,6 +34,11 @@ type store struct {
 	d  *dialect
 	// now returns the current time; tests may set it.
 	now func() time.Time
+}
+
+// begin starts a transaction with the dialect's options.
+func (s *store) begin(ctx context.Context) (*sql.Tx, error) {
+	return s.db.BeginTx(ctx, s.d.txOptions)
 }
 
 // schemaVersion is the version the migrations bring a ledger to.
@@ -124,7 +131,7 @@ func (s *store) check(ctx context.Context) error {
 func (s *store) Init(ctx context.Context) ([]int, error) {
 	var applied []int
 	for {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.begin(ctx)
 		if err != nil {
 			return applied, err
 		}
@@ -187,7 +194,7 @@ func (s *store) Add(ctx context.Context, ids []NewIdentity, source string) error
 	if len(ids) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -329,7 +336,7 @@ func (s *store) Claim(ctx context.Context, req ClaimRequest) (*Identity, error) 
 var errAllLocked = errors.New("every available identity is locked by another claim")
 
 func (s *store) claimOnce(ctx context.Context, mac string, req ClaimRequest) (*Identity, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +406,7 @@ func (s *store) Record(ctx context.Context, r Result) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -441,7 +448,7 @@ func (s *store) Note(ctx context.Context, ev Event) error {
 		}
 		ev.MAC = m
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -457,7 +464,7 @@ func (s *store) Release(ctx context.Context, key, station string, force bool) (*
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
