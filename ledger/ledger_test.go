@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -479,5 +480,48 @@ func TestClaimsUnderSerializableDefault(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestClaimWaitsForLockedIdentities: on PostgreSQL, SKIP LOCKED skips identities other
+// transactions hold; while they do, a claim waits (up to a bound) instead of reporting the
+// ledger exhausted, and gets the identity when the lock goes.
+func TestClaimWaitsForLockedIdentities(t *testing.T) {
+	l := initLedger(t, testpg.DSN(t))
+	ctx := context.Background()
+	if err := l.Add(ctx, serials(1, 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	s := l.(*pgLedger).store
+	defer func(d time.Duration) { claimLockWait = d }(claimLockWait)
+	claimLockWait = 300 * time.Millisecond
+	lock := func() *sql.Tx {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM identities WHERE state = 'available' FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	// Held past the bound: an error, but not "exhausted".
+	tx := lock()
+	if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)}); err == nil || errors.Is(err, ErrExhausted) {
+		t.Fatalf("claim while the only identity is locked: %v; want an error other than ErrExhausted", err)
+	}
+	tx.Rollback()
+	// Released within the bound: the claim gets it.
+	tx = lock()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		tx.Rollback()
+	}()
+	id, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)})
+	if err != nil || id.ID != "SN000001" {
+		t.Fatalf("claim after the lock went: %+v, %v", id, err)
+	}
+	if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(2)}); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("claim with none left: %v", err)
 	}
 }

@@ -306,6 +306,7 @@ func (s *store) Claim(ctx context.Context, req ClaimRequest) (*Identity, error) 
 		return nil, err
 	}
 	unique := 0
+	deadline := time.Now().Add(claimLockWait)
 	for wait := time.Millisecond; ; {
 		id, err := s.claimOnce(ctx, mac, req)
 		switch {
@@ -313,10 +314,11 @@ func (s *store) Claim(ctx context.Context, req ClaimRequest) (*Identity, error) 
 			// Another station bound this MAC at the same moment: its identity is ours.
 			unique++
 			continue
-		case errors.Is(err, errAllLocked):
+		case errors.Is(err, errAllLocked) && time.Now().Before(deadline):
 			// Every available identity is being claimed by another station right now: one
 			// of them may roll back, or this MAC may be one of those claims. Not exhausted
-			// yet; ask again when they are done.
+			// yet; ask again when they are done. (Past the deadline the caller gets the
+			// error, not ErrExhausted, and decides: a station tries the device again.)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -330,6 +332,10 @@ func (s *store) Claim(ctx context.Context, req ClaimRequest) (*Identity, error) 
 		return id, err
 	}
 }
+
+// claimLockWait bounds how long a claim waits for the claims in progress that hold every
+// available identity locked (they take milliseconds; a lock held longer is not a claim's).
+var claimLockWait = 10 * time.Second
 
 // errAllLocked: no available identity could be locked, but some exist, locked by claims in
 // progress.
