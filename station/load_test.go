@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ func loadTest(t *testing.T, dsn string) {
 		done chan struct{}
 	}
 	var mu sync.Mutex
+	var finished atomic.Int64 // devices the stations reported done
 	procs := make([]*proc, stations)
 	start := func(i int) {
 		args := []string{"station", "--db", dsn, "--config", config, "--partition", "fctry", "--chip", "esp32s3",
@@ -117,6 +120,7 @@ func loadTest(t *testing.T, dsn string) {
 				switch e.Kind {
 				case station.KindDone:
 					byPort[e.Port].finished(e.MAC)
+					finished.Add(1)
 				case station.KindFailed, station.KindRefused, station.KindExhausted:
 					t.Errorf("station %d: %+v", i, e)
 				}
@@ -142,11 +146,23 @@ func loadTest(t *testing.T, dsn string) {
 		}
 		return true
 	}
-	// Kill a random station at random moments, and start it again.
+	// Kill a random station at random moments spread over the run (when a random number of
+	// devices, between 5% and 80%, is done), and start it again.
 	began := time.Now()
 	killed := 0
+	at := make([]int, kills)
+	for k := range at {
+		at[k] = devices/20 + rand.IntN(devices*3/4)
+	}
+	slices.Sort(at)
 	for k := 0; k < kills && !idle(); k++ {
-		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		for int(finished.Load()) < at[k] && !idle() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
+		if idle() {
+			break
+		}
 		i := rand.IntN(stations)
 		mu.Lock()
 		p := procs[i]
