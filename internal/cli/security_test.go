@@ -543,3 +543,18 @@ func TestFlashEncryptKeySizes(t *testing.T) {
 		t.Fatalf("%d %s", code, stderr)
 	}
 }
+
+// TestESP32CryptConf: host-side ESP32 encryption uses the chip's FLASH_CRYPT_CONFIG when it can
+// be read, 0 included (a readable 0 means no address tweak; taking 0xF then would write
+// ciphertext the chip cannot decrypt and still call it verified), and 0xF when it is read-protected.
+func TestESP32CryptConf(t *testing.T) {
+	u := func(v uint8) *uint8 { return &v }
+	for _, tc := range []struct {
+		conf *uint8
+		want uint8
+	}{{nil, 0xF}, {u(0), 0}, {u(0x3), 0x3}, {u(0xF), 0xF}} {
+		if got := esp32CryptConf(&esploader.Security{Chip: "ESP32", FlashCryptConfig: tc.conf}); got != tc.want {
+			t.Errorf("FLASH_CRYPT_CONFIG %v: encrypting with 0x%X, want 0x%X", tc.conf, got, tc.want)
+		}
+	}
+}
