@@ -558,3 +558,13 @@ func TestESP32CryptConf(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorSecurityCryptConfig: doctor decrypts ESP32 flash with the chip's FLASH_CRYPT_CONFIG,
+// so the value read from eFuse must reach it.
+func TestDoctorSecurityCryptConfig(t *testing.T) {
+	conf := uint8(0x3)
+	ds := doctorSecurity(&esploader.Security{Chip: "ESP32", FlashCryptConfig: &conf})
+	if ds.FlashCryptConfig == nil || *ds.FlashCryptConfig != 3 {
+		t.Fatalf("FLASH_CRYPT_CONFIG 0x3 read from the chip, doctor gets %v", ds.FlashCryptConfig)
+	}
+}
