@@ -568,3 +568,43 @@ func TestDoctorSecurityCryptConfig(t *testing.T) {
 		t.Fatalf("FLASH_CRYPT_CONFIG 0x3 read from the chip, doctor gets %v", ds.FlashCryptConfig)
 	}
 }
+
+// TestFlashPlainWriteUnknownOrSpanning: with flash encryption on, a plain write is refused when
+// it runs into a partition the firmware reads through flash encryption (not only when it starts
+// in one), and when it starts outside every known partition, where nvskit cannot tell (as erase
+// refuses); --force writes it, and with flash encryption off it goes through.
+func TestFlashPlainWriteUnknownOrSpanning(t *testing.T) {
+	data := bytes.Repeat([]byte{0x5A}, 0x2000)
+	for _, c := range []struct {
+		name, offset, want string
+		fe                 bool
+	}{
+		{"spans from nvs into nvs_keys", "0xE000", `partition "nvs_keys" is flagged encrypted`, true},
+		{"outside every partition", "0x180000", "not in a known partition", true},
+		{"outside every partition, flash encryption off", "0x180000", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: c.fe}, feTableCSV)
+			os.WriteFile(filepath.Join(s.dir, "data.bin"), data, 0o644)
+			off, _ := parseAddr("", c.offset)
+			before := s.sim.Flash()
+			args := []string{"flash", "data.bin", "--offset", c.offset, "--partition-table", "parts.csv"}
+			code, _, stderr := s.run(t, args...)
+			if c.want == "" {
+				if code != 0 || !bytes.Equal(s.sim.Flash()[off:int(off)+len(data)], data) {
+					t.Fatalf("%d %s", code, stderr)
+				}
+				return
+			}
+			if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "--encrypt") {
+				t.Fatalf("%d %s", code, stderr)
+			}
+			if !bytes.Equal(before, s.sim.Flash()) {
+				t.Fatal("a refused write changed the flash")
+			}
+			if code, _, stderr = s.run(t, append(args, "--force")...); code != 0 || !bytes.Equal(s.sim.Flash()[off:int(off)+len(data)], data) {
+				t.Fatalf("with --force: %d %s", code, stderr)
+			}
+		})
+	}
+}
