@@ -184,6 +184,7 @@ func doctorSecurity(s *esploader.Security) *doctor.Security {
 		if k.ReadProtected != nil {
 			kb.ReadProtected = *k.ReadProtected
 		}
+		kb.HasData = k.Blank != nil && !*k.Blank
 		ds.KeyBlocks = append(ds.KeyBlocks, kb)
 	}
 	return ds
