@@ -379,8 +379,8 @@ func (d *diag) checkHMAC() {
 			switch {
 			case kb.Purpose == PurposeHMACUp:
 				return
-			case kb.Purpose == 0 && !kb.ReadProtected && !kb.WriteProtected:
-				d.add(d.hmacMissing(id, fmt.Sprintf("BLOCK_KEY%d has purpose USER (0) and is not protected", id)))
+			case kb.Purpose == 0 && !kb.ReadProtected && !kb.WriteProtected && !kb.HasData:
+				d.add(d.hmacMissing(id, fmt.Sprintf("BLOCK_KEY%d has purpose USER (0), is not protected and reads blank", id)))
 			default:
 				d.add(Finding{Code: CodeHMACBlockInUse, Severity: Error, Firmware: ErrHMACKeyGenFailed,
 					Message:  fmt.Sprintf("eFuse key block %d, the one the firmware's HMAC scheme uses, holds another key: the firmware cannot find or make its HMAC key (warning 0xF001, then ESP_ERR_NVS_SEC_HMAC_KEY_GENERATION_FAILED)", id),
@@ -419,7 +419,7 @@ func burnCmd(block int) string {
 // freeBlock returns the first key block with purpose USER and no protection, or -1.
 func freeBlock(s *Security) int {
 	for _, kb := range s.KeyBlocks {
-		if kb.Purpose == 0 && !kb.ReadProtected && !kb.WriteProtected {
+		if kb.Purpose == 0 && !kb.ReadProtected && !kb.WriteProtected && !kb.HasData {
 			return kb.Index
 		}
 	}
@@ -435,6 +435,8 @@ func purposeName(kb KeyBlock) string {
 
 func protNote(kb KeyBlock) string {
 	switch {
+	case kb.HasData:
+		return ", holding data"
 	case kb.ReadProtected && kb.WriteProtected:
 		return ", read- and write-protected"
 	case kb.ReadProtected:

@@ -336,6 +336,15 @@ func TestDiagnose(t *testing.T) {
 				f.HMACKeyID = 0
 				return f
 			}},
+		// Purpose USER but data burnt: the block is occupied, the firmware's generation fails
+		// (0xF003), it does not burn a key of its own (notes §4.3).
+		{name: "HMAC key id on a USER block holding data", want: []string{CodeHMACBlockInUse}, firmware: "ESP_ERR_NVS_SEC_HMAC_KEY_GENERATION_FAILED",
+			facts: func(t testing.TB) Facts {
+				f := hmacGood(t)
+				f.HMACKeyID = 3
+				f.Security.KeyBlocks[3] = KeyBlock{Index: 3, PurposeName: "USER", HasData: true}
+				return f
+			}},
 		{name: "HMAC key id on the HMAC block", facts: func(t testing.TB) Facts {
 			f := hmacGood(t)
 			f.HMACKeyID = 1

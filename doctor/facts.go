@@ -131,6 +131,9 @@ type KeyBlock struct {
 	// ReadProtected and WriteProtected are the block's RD_DIS and WR_DIS bits, when known.
 	ReadProtected  bool `json:"read_protected"`
 	WriteProtected bool `json:"write_protected"`
+	// HasData: the block is not read-protected and its data reads non-zero. A block with
+	// purpose USER that holds data is not free: the firmware cannot burn its HMAC key there.
+	HasData bool `json:"has_data,omitempty"`
 }
 
 // PurposeHMACUp is the KEY_PURPOSE value of an HMAC key the NVS HMAC scheme uses (HMAC_UP).

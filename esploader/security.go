@@ -407,9 +407,13 @@ func DecodeSecurity(chip Chip, gsi *SecurityInfo, r map[uint32]uint32) Security 
 	s.DownloadDecryptDisabled = getb(l.dlDecDis)
 	s.DownloadCacheDisabled = getb(l.dlCacheDis)
 	s.UARTDownloadDisabled = getb(l.uartDLDis)
+	// FLASH_CRYPT_CONFIG is read-protected together with RD_DIS bit 19 (bit 3 of the field),
+	// and then reads 0 whatever it holds: unknown (esptool skips its check of the value then).
 	if v, ok := l.cryptConfig.get(rg); ok {
-		c := uint8(v)
-		s.FlashCryptConfig = &c
+		if rd, rdOK := l.rdDis.get(rg); rdOK && rd&8 == 0 {
+			c := uint8(v)
+			s.FlashCryptConfig = &c
+		}
 	}
 	if v, ok := l.codingScheme.get(rg); ok {
 		c := uint8(v)
@@ -456,7 +460,9 @@ func DecodeSecurity(chip Chip, gsi *SecurityInfo, r map[uint32]uint32) Security 
 			if l256 == 1 {
 				words = 8
 			}
-			prot := rdDis == 3 || (l256 == 0 && rdDis&1 == 1)
+			// esptool's rule (notes §1.3): RD_DIS == 3 with a 256-bit key, RD_DIS == 1 with a
+			// 128-bit key, means a key is assumed present; otherwise the key words must be set.
+			prot := (l256 == 1 && rdDis == 3) || (l256 == 0 && rdDis == 1)
 			k.ReadProtected = bp(rdDis != 0)
 			if prot {
 				s.FlashKeyPresent = bp(true)

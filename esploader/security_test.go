@@ -202,3 +202,58 @@ func TestWriteFlashEncrypted(t *testing.T) {
 		}
 	})
 }
+
+// TestDecodeSecurityC2KeyRule checks the ESP32-C2's "flash-encryption key present" rule as
+// esptool applies it (device-security notes §1.3): RD_DIS == 3 means present only with a 256-bit
+// key, RD_DIS == 1 only with a 128-bit key; otherwise the key words (8, or the low 4) decide.
+func TestDecodeSecurityC2KeyRule(t *testing.T) {
+	c2, _ := esploader.ChipByName("c2")
+	const blk0, key0 = 0x60008830, 0x60008860
+	for _, tc := range []struct {
+		name    string
+		w0      uint32 // 0x60008830: RD_DIS [1:0], XTS_KEY_LENGTH_256 bit 10
+		keyWord uint32 // value of every key word (reads 0 when read-protected)
+		want    bool
+	}{
+		{"256-bit, both halves read-protected", 1<<10 | 3, 0, true},
+		{"256-bit, low half read-protected, readable half blank", 1<<10 | 1, 0, false},
+		{"256-bit, unprotected, key set", 1 << 10, 0x55, true},
+		{"128-bit, low half read-protected", 1, 0, true},
+		{"128-bit, both halves read-protected", 3, 0, false},
+		{"128-bit, unprotected, blank", 0, 0, false},
+		{"128-bit, unprotected, key set", 0, 0x55, true},
+	} {
+		r := map[uint32]uint32{}
+		for _, a := range esploader.EfuseRegisters(c2) {
+			r[a] = 0
+		}
+		r[blk0] = tc.w0
+		for w := uint32(0); w < 8; w++ {
+			r[key0+4*w] = tc.keyWord
+		}
+		s := esploader.DecodeSecurity(c2, nil, r)
+		if s.FlashKeyPresent == nil {
+			t.Errorf("%s: key presence unknown, want %v", tc.name, tc.want)
+		} else if *s.FlashKeyPresent != tc.want {
+			t.Errorf("%s: key present %v, want %v", tc.name, *s.FlashKeyPresent, tc.want)
+		}
+	}
+}
+
+// TestDecodeSecurityESP32CryptConfig: FLASH_CRYPT_CONFIG (0x3FF5A014 [31:28]) is unknown when
+// RD_DIS bit 19 read-protects it (it then reads 0), and its value otherwise, 0 included.
+func TestDecodeSecurityESP32CryptConfig(t *testing.T) {
+	esp32, _ := esploader.ChipByName("esp32")
+	r := map[uint32]uint32{0x3FF5A000: 1<<20 | 1<<16 | 1<<19, 0x3FF5A018: 0, 0x3FF5A014: 0}
+	if s := esploader.DecodeSecurity(esp32, nil, r); s.FlashCryptConfig != nil {
+		t.Errorf("read-protected FLASH_CRYPT_CONFIG decoded as 0x%X", *s.FlashCryptConfig)
+	}
+	r[0x3FF5A000] &^= 1 << 19
+	if s := esploader.DecodeSecurity(esp32, nil, r); s.FlashCryptConfig == nil || *s.FlashCryptConfig != 0 {
+		t.Errorf("readable FLASH_CRYPT_CONFIG 0: got %v", s.FlashCryptConfig)
+	}
+	r[0x3FF5A014] = 0x3 << 28
+	if s := esploader.DecodeSecurity(esp32, nil, r); s.FlashCryptConfig == nil || *s.FlashCryptConfig != 3 {
+		t.Errorf("readable FLASH_CRYPT_CONFIG 3: got %v", s.FlashCryptConfig)
+	}
+}

@@ -166,6 +166,9 @@ func doctorSecurity(s *esploader.Security) *doctor.Security {
 		ReleaseMode:     s.Mode == "release",
 		SecureBoot:      s.SecureBoot,
 		SecureDownload:  s.SecureDownload,
+		// The ESP32's key tweak groups: without them doctor decrypts with 0xF, which is wrong
+		// for a chip whose readable FLASH_CRYPT_CONFIG holds another value.
+		FlashCryptConfig: s.FlashCryptConfig,
 	}
 	if s.DownloadEncryptDisabled != nil {
 		ds.EncryptedDownloadKnown, ds.EncryptedDownloadDisabled = true, *s.DownloadEncryptDisabled
@@ -181,6 +184,7 @@ func doctorSecurity(s *esploader.Security) *doctor.Security {
 		if k.ReadProtected != nil {
 			kb.ReadProtected = *k.ReadProtected
 		}
+		kb.HasData = k.Blank != nil && !*k.Blank
 		ds.KeyBlocks = append(ds.KeyBlocks, kb)
 	}
 	return ds

@@ -101,8 +101,9 @@ flash encryption on that table is encrypted: give --partition-table, or
 the partition, any write over the bootloader, the partition table or an app
 partition, data of the wrong kind for the partition (into a data/nvs partition
 only an NVS image, plain or encrypted; into data/nvs_keys only a keys partition
-with a valid CRC), and a plain write into a partition the firmware reads through
-flash encryption (flagged encrypted, or nvs_keys) while flash encryption is on.
+with a valid CRC), and, while flash encryption is on, a plain write into (or running
+into) a partition the firmware reads through flash encryption (flagged encrypted,
+or nvs_keys), or starting outside every known partition.
 
 An image smaller than an NVS or nvs_keys partition is padded with 0xFF to the
 partition's size: the rest of the partition is erased, so that the device reads
@@ -204,6 +205,55 @@ func (t target) containing() *partition.Partition {
 	return nil
 }
 
+// checkPlainWrite refuses a plain write of n bytes at t that the firmware would read through
+// flash encryption: one that touches a partition flagged encrypted or nvs_keys (not just the
+// partition it starts in) while flash encryption is on, or, with flash encryption on, one that
+// starts outside every known partition, where nvskit cannot tell (esptool refuses plain writes
+// on such a chip in release mode and in Secure Download Mode; erase refuses the same ranges).
+func checkPlainWrite(d *device, t target, n uint32) error {
+	var enc []*partition.Partition
+	if t.part != nil {
+		enc = append(enc, t.part)
+	}
+	if t.table != nil {
+		end := uint64(t.off) + uint64(n)
+		for i := range t.table.Partitions {
+			if p := &t.table.Partitions[i]; uint64(t.off) < p.End() && uint64(p.Offset) < end {
+				enc = append(enc, p)
+			}
+		}
+	}
+	var p *partition.Partition
+	for _, q := range enc {
+		if readByFirmware(q) {
+			p = q
+			break
+		}
+	}
+	known := t.containing() != nil
+	if p == nil && known {
+		return nil
+	}
+	sec, err := d.security()
+	if err != nil {
+		if p == nil {
+			return nil // a range in no partition of a chip whose state cannot be read: as before
+		}
+		return refuse("partition %q is read through flash encryption when it is on, and the security state cannot be read (%v); write it with --encrypt", p.Name, err)
+	}
+	if !sec.FlashEncryption {
+		return nil
+	}
+	if p == nil {
+		return refuse("the %s reports flash encryption on and 0x%X is not in a known partition, so nvskit cannot tell whether the firmware reads it through flash encryption (plaintext there would read as garbage); write by --partition NAME with --partition-table, or with --encrypt", sec.Chip, t.off)
+	}
+	what := "is flagged encrypted"
+	if !p.Encrypted() {
+		what = "is an nvs_keys partition (ESP-IDF reads it through flash encryption whatever its flag)"
+	}
+	return refuse("partition %q %s and flash encryption is on: the firmware reads it through flash encryption, so the plaintext written here would read as garbage; write it with --encrypt", p.Name, what)
+}
+
 // flashImage writes img to the target and verifies it; with encrypt, through the chip's flash
 // encryption (see writeEncrypted). An image smaller than an NVS or nvs_keys partition is padded
 // with 0xFF to the partition's size, so that the device finds nothing of the old content after
@@ -232,17 +282,9 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 		if err := checkWrite(t.table, t.tableOff, t.off, uint32(len(img))); err != nil {
 			return err
 		}
-		if p := t.containing(); !encrypt && readByFirmware(p) {
-			sec, err := d.security()
-			if err != nil {
-				return refuse("partition %q is read through flash encryption when it is on, and the security state cannot be read (%v); write it with --encrypt", p.Name, err)
-			}
-			if sec.FlashEncryption {
-				what := "is flagged encrypted"
-				if !p.Encrypted() {
-					what = "is an nvs_keys partition (ESP-IDF reads it through flash encryption whatever its flag)"
-				}
-				return refuse("partition %q %s and flash encryption is on: the firmware reads it through flash encryption, so the plaintext written here would read as garbage; write it with --encrypt", p.Name, what)
+		if !encrypt {
+			if err := checkPlainWrite(d, t, uint32(len(img))); err != nil {
+				return err
 			}
 		}
 	}

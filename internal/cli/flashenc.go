@@ -76,9 +76,7 @@ func loadFlashKey(env *Env, path string, d *device) (*flashKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sec.FlashCryptConfig != nil && *sec.FlashCryptConfig != 0 {
-			conf = *sec.FlashCryptConfig
-		}
+		conf = esp32CryptConf(sec)
 	}
 	c, err := flashcrypt.New(flashcrypt.SchemeForChip(chip), raw, conf)
 	if err != nil {
@@ -89,6 +87,16 @@ func loadFlashKey(env *Env, path string, d *device) (*flashKey, error) {
 		return nil, fmt.Errorf("--flash-key %s is not the flash-encryption key burnt into the %s (its key block is readable and holds another key)", path, chip)
 	}
 	return &flashKey{path: path, c: c}, nil
+}
+
+// esp32CryptConf returns the FLASH_CRYPT_CONFIG the ESP32 encrypts with: the eFuse's value
+// when it is readable, 0 included (no address tweak at all), and 0xF, the value ESP-IDF burns,
+// when RD_DIS bit 19 read-protects it.
+func esp32CryptConf(sec *esploader.Security) uint8 {
+	if sec.FlashCryptConfig != nil {
+		return *sec.FlashCryptConfig
+	}
+	return flashcrypt.DefaultCryptConf
 }
 
 // encAlign is the alignment of an encrypted write: 32 bytes on the ESP32, 16 on later chips.

@@ -543,3 +543,68 @@ func TestFlashEncryptKeySizes(t *testing.T) {
 		t.Fatalf("%d %s", code, stderr)
 	}
 }
+
+// TestESP32CryptConf: host-side ESP32 encryption uses the chip's FLASH_CRYPT_CONFIG when it can
+// be read, 0 included (a readable 0 means no address tweak; taking 0xF then would write
+// ciphertext the chip cannot decrypt and still call it verified), and 0xF when it is read-protected.
+func TestESP32CryptConf(t *testing.T) {
+	u := func(v uint8) *uint8 { return &v }
+	for _, tc := range []struct {
+		conf *uint8
+		want uint8
+	}{{nil, 0xF}, {u(0), 0}, {u(0x3), 0x3}, {u(0xF), 0xF}} {
+		if got := esp32CryptConf(&esploader.Security{Chip: "ESP32", FlashCryptConfig: tc.conf}); got != tc.want {
+			t.Errorf("FLASH_CRYPT_CONFIG %v: encrypting with 0x%X, want 0x%X", tc.conf, got, tc.want)
+		}
+	}
+}
+
+// TestDoctorSecurityCryptConfig: doctor decrypts ESP32 flash with the chip's FLASH_CRYPT_CONFIG,
+// so the value read from eFuse must reach it.
+func TestDoctorSecurityCryptConfig(t *testing.T) {
+	conf := uint8(0x3)
+	ds := doctorSecurity(&esploader.Security{Chip: "ESP32", FlashCryptConfig: &conf})
+	if ds.FlashCryptConfig == nil || *ds.FlashCryptConfig != 3 {
+		t.Fatalf("FLASH_CRYPT_CONFIG 0x3 read from the chip, doctor gets %v", ds.FlashCryptConfig)
+	}
+}
+
+// TestFlashPlainWriteUnknownOrSpanning: with flash encryption on, a plain write is refused when
+// it runs into a partition the firmware reads through flash encryption (not only when it starts
+// in one), and when it starts outside every known partition, where nvskit cannot tell (as erase
+// refuses); --force writes it, and with flash encryption off it goes through.
+func TestFlashPlainWriteUnknownOrSpanning(t *testing.T) {
+	data := bytes.Repeat([]byte{0x5A}, 0x2000)
+	for _, c := range []struct {
+		name, offset, want string
+		fe                 bool
+	}{
+		{"spans from nvs into nvs_keys", "0xE000", `partition "nvs_keys" is flagged encrypted`, true},
+		{"outside every partition", "0x180000", "not in a known partition", true},
+		{"outside every partition, flash encryption off", "0x180000", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newFEScenario(t, loadersim.Config{Chip: "esp32c3", FlashEncryption: c.fe}, feTableCSV)
+			os.WriteFile(filepath.Join(s.dir, "data.bin"), data, 0o644)
+			off, _ := parseAddr("", c.offset)
+			before := s.sim.Flash()
+			args := []string{"flash", "data.bin", "--offset", c.offset, "--partition-table", "parts.csv"}
+			code, _, stderr := s.run(t, args...)
+			if c.want == "" {
+				if code != 0 || !bytes.Equal(s.sim.Flash()[off:int(off)+len(data)], data) {
+					t.Fatalf("%d %s", code, stderr)
+				}
+				return
+			}
+			if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "--encrypt") {
+				t.Fatalf("%d %s", code, stderr)
+			}
+			if !bytes.Equal(before, s.sim.Flash()) {
+				t.Fatal("a refused write changed the flash")
+			}
+			if code, _, stderr = s.run(t, append(args, "--force")...); code != 0 || !bytes.Equal(s.sim.Flash()[off:int(off)+len(data)], data) {
+				t.Fatalf("with --force: %d %s", code, stderr)
+			}
+		})
+	}
+}
