@@ -391,9 +391,9 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 				}
 				switch {
 				case len(findings) == 0:
-					fmt.Fprintf(w, "OK: %d partitions, no problems found\n", len(lt.t.Partitions))
+					fmt.Fprintf(w, "OK: %s, no problems found\n", plural(len(lt.t.Partitions), "partition"))
 				default:
-					fmt.Fprintf(w, "%d partitions: %d errors, %d warnings or notes\n", len(lt.t.Partitions), nerr, len(findings)-nerr)
+					fmt.Fprintf(w, "%s: %s, %d warnings or notes\n", plural(len(lt.t.Partitions), "partition"), plural(nerr, "error"), len(findings)-nerr)
 				}
 			}
 			if nerr > 0 {

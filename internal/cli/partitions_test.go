@@ -45,7 +45,8 @@ func TestPartitionsCheck(t *testing.T) {
 		{"small nvs ro", "nvs, data, nvs, , 0x2000, readonly\n", nil, 0, []string{"read-only NVS", "[nvs-read-only]"}},
 		{"large nvs", "nvs, data, nvs, , 1M\n", nil, 0, []string{"RAM use and mount time", "[nvs-large]"}},
 		{"large nvs threshold", "nvs, data, nvs, , 1M\n", []string{"--nvs-large", "2M"}, 0, []string{"OK"}},
-		{"flash size", testTable, []string{"--flash-size", "1MB"}, 1, []string{"does not fit in a flash of 1MB", "factory"}},
+		{"flash size", testTable, []string{"--flash-size", "1MB"}, 1, []string{"does not fit in a flash of 1MB", "factory", "3 partitions: 1 error, 0 warnings"}},
+		{"one partition", "nvs, data, nvs, , 0x6000\n", nil, 0, []string{"OK: 1 partition, no problems"}},
 		{"name warning", "app, data, nvs, , 0x6000\n", nil, 0, []string{"warning:", "is a partition type"}},
 		{"overlap", "a, data, nvs, 0x9000, 0x6000\nb, data, 0x40, 0xa000, 0x1000\n", nil, 1, []string{"partitions overlap"}},
 	}

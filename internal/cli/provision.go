@@ -326,7 +326,7 @@ func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partit
 			return nil, err
 		}
 	}
-	fmt.Fprintf(env.Stderr, "Generated %s\n", summary(j.stats))
+	fmt.Fprintf(env.Stderr, "Generated the image: %s\n", summary(j.stats))
 	if save != "" {
 		path := env.Path(save)
 		if err := j.checkOutput(path); err != nil {
