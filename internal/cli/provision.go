@@ -180,7 +180,7 @@ image (mode 0600 unless --mode; an existing file is replaced only with --force).
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, "do it even when nvskit would refuse: a partition or flash-encryption state that does not suit the NVS scheme, a write over the bootloader, the partition table or an app partition, a --save file that exists already", true)
 	gf.register(c)
 	c.Flags().Lookup("outdir").Hidden = true
 	c.Flags().StringVar(&name, "partition", "", "NVS partition name (from the partition table)")
