@@ -39,6 +39,9 @@ func (f *dbFlag) register(c *cobra.Command) {
 		def = ledger.DefaultPath
 	}
 	c.Flags().StringVar(&f.dsn, "db", def, "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
+	// The usage names the default; --help must not print $NVSKIT_DB's value, which may hold a
+	// password, nor the default a second time.
+	c.Flags().Lookup("db").DefValue = ""
 }
 
 func (f *dbFlag) path(env *Env) string {
