@@ -13,7 +13,10 @@
 // chip's MAC, if any, or binds the next available identity to that MAC. An identity bound to
 // a MAC never goes to another (only Release, an operator's decision, unbinds a failed one),
 // so a station that crashes at any point and starts again finds its device's identity where
-// it left it. On PostgreSQL concurrent claims take rows with FOR UPDATE SKIP LOCKED; on
+// it left it. On PostgreSQL concurrent claims take rows with FOR UPDATE SKIP LOCKED, in READ
+// COMMITTED transactions whatever the database's default, and a claim that finds every
+// available identity locked by claims in progress waits for them instead of reporting the
+// ledger exhausted; on
 // SQLite every write transaction starts with BEGIN IMMEDIATE and waits on a busy timeout, so
 // the stations of one host are serialised.
 //

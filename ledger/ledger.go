@@ -221,7 +221,9 @@ type Ledger interface {
 	// Note appends an event that changes no identity (a refused chip, a verification).
 	Note(ctx context.Context, ev Event) error
 	// Release returns a failed identity to the available pool, unbinding its MAC (a claimed
-	// one too with force, for a chip that is gone). The events keep the old binding.
+	// or provisioned one too with force, for a chip that is gone). A failed identity that was
+	// provisioned on its chip before needs force too: it may still be on that chip. The
+	// events keep the old binding.
 	Release(ctx context.Context, id, station string, force bool) (*Identity, error)
 	// Get returns the identity with the id, or bound to the MAC.
 	Get(ctx context.Context, idOrMAC string) (*Identity, error)

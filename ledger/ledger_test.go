@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -242,6 +243,15 @@ func TestEventsAreAppendOnly(t *testing.T) {
 		if _, err := s.db.Exec(`DELETE FROM events`); err == nil {
 			t.Fatal("DELETE of events succeeded")
 		}
+		if s.d == pgDialect {
+			// Row triggers do not see TRUNCATE.
+			if _, err := s.db.Exec(`TRUNCATE events`); err == nil {
+				t.Fatal("TRUNCATE of events succeeded")
+			}
+		}
+		if evs, err := l.Events(ctx, ""); err != nil || len(evs) != 1 {
+			t.Fatalf("events after the refused changes: %v, %v", evs, err)
+		}
 	})
 }
 
@@ -326,5 +336,192 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestReleaseOfOnceProvisioned: an identity that was verified on its chip and then failed on
+// it (the chip came back and a second write failed) may still be on that chip: releasing it
+// without --force would silently let a second chip get it.
+func TestReleaseOfOnceProvisioned(t *testing.T) {
+	backends(t, func(t *testing.T, l Ledger, _ func() Ledger) {
+		ctx := context.Background()
+		if err := l.Add(ctx, serials(1, 2), ""); err != nil {
+			t.Fatal(err)
+		}
+		a, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(ctx, Result{ID: a.ID, MAC: a.MAC, OK: true, ImageSHA256: "aa", CertSHA256: "cc"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Record(ctx, Result{ID: a.ID, MAC: a.MAC, OK: false, Error: "write failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := l.Get(ctx, a.ID); got.State != Failed {
+			t.Fatalf("state %s, want failed", got.State)
+		}
+		if _, err := l.Release(ctx, a.ID, "op", false); !errors.Is(err, ErrState) {
+			t.Fatalf("release of a once-provisioned failed identity without force: %v", err)
+		}
+		if got, _ := l.Get(ctx, a.ID); got.MAC != a.MAC || got.State != Failed {
+			t.Fatalf("after the refused release: %+v", got)
+		}
+		if _, err := l.Release(ctx, a.ID, "op", true); err != nil {
+			t.Fatalf("forced: %v", err)
+		}
+		// A chip that never was provisioned, released after a failure, then gets the
+		// identity back in a later claim: force is not needed for it (its events have no
+		// provisioned on the MAC it is bound to now).
+		b, err := l.Claim(ctx, ClaimRequest{MAC: mac(2)})
+		if err != nil || b.ID != a.ID {
+			t.Fatalf("claim after release = %+v, %v", b, err)
+		}
+		if err := l.Record(ctx, Result{ID: b.ID, MAC: b.MAC, OK: false, Error: "verify failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Release(ctx, b.ID, "op", false); err != nil {
+			t.Fatalf("release of a never-provisioned failed identity: %v", err)
+		}
+	})
+}
+
+// TestConcurrentClaimsOfOneMAC: stations that see the same MAC at the same moment (a chip
+// moved between jigs, two stations racing) all get the same identity, and only one is bound.
+func TestConcurrentClaimsOfOneMAC(t *testing.T) {
+	backends(t, func(t *testing.T, l Ledger, open func() Ledger) {
+		ctx := context.Background()
+		const stations, rounds = 8, 10
+		if err := l.Add(ctx, serials(1, rounds+1), ""); err != nil {
+			t.Fatal(err)
+		}
+		hs := make([]Ledger, stations)
+		for i := range hs {
+			hs[i] = open()
+		}
+		for r := range rounds {
+			m := mac(7000 + r)
+			got := make([]string, stations)
+			errs := make([]error, stations)
+			var wg sync.WaitGroup
+			for i, h := range hs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id, err := h.Claim(ctx, ClaimRequest{MAC: m, Station: fmt.Sprint("s", i)})
+					if err == nil {
+						got[i] = id.ID
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for i := range hs {
+				if errs[i] != nil {
+					t.Fatalf("round %d, station %d: %v", r, i, errs[i])
+				}
+				if got[i] != got[0] {
+					t.Fatalf("round %d: %s got %s, station 0 got %s", r, m, got[i], got[0])
+				}
+			}
+		}
+		st, err := l.Status(ctx, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ByState[Claimed] != rounds || st.ByState[Available] != 1 {
+			t.Fatalf("status %+v", st.ByState)
+		}
+	})
+}
+
+// TestClaimsUnderSerializableDefault: a database whose default isolation is SERIALIZABLE (a
+// DBA's choice) still serves concurrent claims: the claim's locking is READ COMMITTED's, and
+// the claim says so rather than inheriting the default.
+func TestClaimsUnderSerializableDefault(t *testing.T) {
+	dsn := testpg.DSN(t)
+	l := initLedger(t, dsn)
+	ctx := context.Background()
+	s := l.(*pgLedger).store
+	var name string
+	if err := s.db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `ALTER DATABASE "`+name+`" SET default_transaction_isolation = 'serializable'`); err != nil {
+		t.Fatal(err)
+	}
+	const stations, perStation = 8, 20
+	if err := l.Add(ctx, serials(1, stations*perStation), ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, stations)
+	for st := range stations {
+		h := openLedger(t, dsn)
+		var iso string
+		if err := h.(*pgLedger).db.QueryRowContext(ctx, `SHOW default_transaction_isolation`).Scan(&iso); err != nil || iso != "serializable" {
+			t.Fatalf("default isolation %q, %v", iso, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perStation {
+				if _, err := h.Claim(ctx, ClaimRequest{MAC: mac(st*1000 + i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestClaimWaitsForLockedIdentities: on PostgreSQL, SKIP LOCKED skips identities other
+// transactions hold; while they do, a claim waits (up to a bound) instead of reporting the
+// ledger exhausted, and gets the identity when the lock goes.
+func TestClaimWaitsForLockedIdentities(t *testing.T) {
+	l := initLedger(t, testpg.DSN(t))
+	ctx := context.Background()
+	if err := l.Add(ctx, serials(1, 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	s := l.(*pgLedger).store
+	defer func(d time.Duration) { claimLockWait = d }(claimLockWait)
+	claimLockWait = 300 * time.Millisecond
+	lock := func() *sql.Tx {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM identities WHERE state = 'available' FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	// Held past the bound: an error, but not "exhausted".
+	tx := lock()
+	if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)}); err == nil || errors.Is(err, ErrExhausted) {
+		t.Fatalf("claim while the only identity is locked: %v; want an error other than ErrExhausted", err)
+	}
+	tx.Rollback()
+	// Released within the bound: the claim gets it.
+	tx = lock()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		tx.Rollback()
+	}()
+	id, err := l.Claim(ctx, ClaimRequest{MAC: mac(1)})
+	if err != nil || id.ID != "SN000001" {
+		t.Fatalf("claim after the lock went: %+v, %v", id, err)
+	}
+	if _, err := l.Claim(ctx, ClaimRequest{MAC: mac(2)}); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("claim with none left: %v", err)
 	}
 }

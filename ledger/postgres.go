@@ -26,6 +26,10 @@ var pgDialect = &dialect{
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505"
 	},
+	// The claims are written for READ COMMITTED (row locks, SKIP LOCKED, and the unique
+	// index on mac as the last word): say so, whatever the database's default is. Under
+	// SERIALIZABLE concurrent claims would fail with serialization errors.
+	txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 }
 
 func openPostgres(ctx context.Context, dsn string) (Ledger, error) {
@@ -91,4 +95,7 @@ $$
 --;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 	FOR EACH ROW EXECUTE FUNCTION nvskit_events_append_only()
+--;
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+	FOR EACH STATEMENT EXECUTE FUNCTION nvskit_events_append_only()
 `

@@ -24,6 +24,8 @@ type dialect struct {
 	time func(time.Time) any
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
+	// txOptions are the options of every transaction (nil: the database's default).
+	txOptions *sql.TxOptions
 }
 
 // store is the Ledger over database/sql that both implementations share.
@@ -32,6 +34,11 @@ type store struct {
 	d  *dialect
 	// now returns the current time; tests may set it.
 	now func() time.Time
+}
+
+// begin starts a transaction with the dialect's options.
+func (s *store) begin(ctx context.Context) (*sql.Tx, error) {
+	return s.db.BeginTx(ctx, s.d.txOptions)
 }
 
 // schemaVersion is the version the migrations bring a ledger to.
@@ -124,7 +131,7 @@ func (s *store) check(ctx context.Context) error {
 func (s *store) Init(ctx context.Context) ([]int, error) {
 	var applied []int
 	for {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.begin(ctx)
 		if err != nil {
 			return applied, err
 		}
@@ -187,7 +194,7 @@ func (s *store) Add(ctx context.Context, ids []NewIdentity, source string) error
 	if len(ids) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -298,18 +305,44 @@ func (s *store) Claim(ctx context.Context, req ClaimRequest) (*Identity, error) 
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	unique := 0
+	deadline := time.Now().Add(claimLockWait)
+	for wait := time.Millisecond; ; {
 		id, err := s.claimOnce(ctx, mac, req)
-		if err != nil && s.d.unique(err) && attempt < 3 {
+		switch {
+		case err != nil && s.d.unique(err) && unique < 3:
 			// Another station bound this MAC at the same moment: its identity is ours.
+			unique++
+			continue
+		case errors.Is(err, errAllLocked) && time.Now().Before(deadline):
+			// Every available identity is being claimed by another station right now: one
+			// of them may roll back, or this MAC may be one of those claims. Not exhausted
+			// yet; ask again when they are done. (Past the deadline the caller gets the
+			// error, not ErrExhausted, and decides: a station tries the device again.)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+			wait = min(2*wait, 50*time.Millisecond)
 			continue
 		}
 		return id, err
 	}
 }
 
+// claimLockWait bounds how long a claim waits for the claims in progress that hold every
+// available identity locked (they take milliseconds; a lock held longer is not a claim's).
+var claimLockWait = 10 * time.Second
+
+// errAllLocked: no available identity could be locked, but some exist, locked by claims in
+// progress.
+var errAllLocked = errors.New("every available identity is locked by another claim")
+
 func (s *store) claimOnce(ctx context.Context, mac string, req ClaimRequest) (*Identity, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +372,17 @@ func (s *store) claimOnce(ctx context.Context, mac string, req ClaimRequest) (*I
 	}
 	id, err = scanIdentity(tx.QueryRowContext(ctx, `SELECT `+identityCols+` FROM identities WHERE state = 'available' ORDER BY seq LIMIT 1`+s.d.forUpdateSkip))
 	if errors.Is(err, sql.ErrNoRows) {
+		if s.d.forUpdateSkip != "" {
+			// SKIP LOCKED also skips the identities other claims hold locked right now: only
+			// when none is available at all is the ledger exhausted.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM identities WHERE state = 'available' LIMIT 1) x`).Scan(&n); err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				return nil, errAllLocked
+			}
+		}
 		return nil, ErrExhausted
 	}
 	if err != nil {
@@ -368,7 +412,7 @@ func (s *store) Record(ctx context.Context, r Result) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -410,7 +454,7 @@ func (s *store) Note(ctx context.Context, ev Event) error {
 		}
 		ev.MAC = m
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -426,7 +470,7 @@ func (s *store) Release(ctx context.Context, key, station string, force bool) (*
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -441,6 +485,19 @@ func (s *store) Release(ctx context.Context, key, station string, force bool) (*
 	switch {
 	case id.State == Available:
 		return nil, fmt.Errorf("%q is available already: %w", key, ErrState)
+	case id.State == Failed && !force:
+		// A failed identity that was verified on this chip before (the chip came back and
+		// a later attempt failed) may still be on it: releasing it would let a second chip
+		// get it without anyone having said that the first is gone.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE identity = $1 AND mac = $2 AND kind = 'provisioned'`,
+			id.ID, id.MAC).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("%q failed on %s, but was provisioned on it before and may still be on it: %w; release it with force only when that chip is scrapped or erased",
+				key, id.MAC, ErrState)
+		}
 	case id.State == Failed:
 	case !force:
 		return nil, fmt.Errorf("%q is %s on %s: %w; only a failed identity is released, unless forced (and then the chip must be scrapped or erased, or two chips share the identity)",

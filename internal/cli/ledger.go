@@ -738,8 +738,9 @@ func newLedgerReleaseCmd(env *Env) *cobra.Command {
 		Short: "Return a failed identity to the available pool",
 		Long: `Unbind a failed identity from its chip and make it available to the next chip
 (the events keep the old binding). A claimed or provisioned identity is refused
-unless --force: use it only when that chip is scrapped or erased, since
-otherwise two chips would carry the same identity.`,
+unless --force, and so is a failed one that was provisioned on its chip before
+(it may still be on it): use --force only when that chip is scrapped or
+erased, since otherwise two chips would carry the same identity.`,
 		Example: `  nvskit ledger release SN000042`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
