@@ -761,7 +761,7 @@ erased, since otherwise two chips would carry the same identity.`,
 		},
 	}
 	db.register(c)
-	c.Flags().BoolVar(&force, "force", false, "release a claimed or provisioned identity too (the chip must be scrapped or erased)")
+	c.Flags().BoolVar(&force, "force", false, "release a claimed or provisioned identity too, or a failed one that was provisioned on its chip before (the chip must be scrapped or erased)")
 	c.Flags().StringVar(&station, "station", "", "who releases it, recorded with the event (default: the host name)")
 	return c
 }
