@@ -171,12 +171,21 @@ type ptFlags struct {
 	table       string
 	tableOffset string
 	force       bool
+	flashKey    bool // the command has --flash-key, which can decrypt an encrypted table
 }
 
-func (f *ptFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.table, "partition-table", "", "partition table file (CSV or binary); default: read it from the device (encrypted there when flash encryption is on: give this, or --flash-key where the command takes it)")
+// register adds --partition-table, --partition-table-offset and --force. force is what
+// --force overrides in this command; flashKey says whether the command has --flash-key, which
+// can decrypt the table of a chip with flash encryption on.
+func (f *ptFlags) register(c *cobra.Command, force string, flashKey bool) {
+	f.flashKey = flashKey
+	table := "partition table file (CSV or binary); default: read it from the device (encrypted there when flash encryption is on: give this file then)"
+	if flashKey {
+		table = "partition table file (CSV or binary); default: read it from the device (encrypted there when flash encryption is on: give this file, or --flash-key to decrypt it)"
+	}
+	c.Flags().StringVar(&f.table, "partition-table", "", table)
 	c.Flags().StringVar(&f.tableOffset, "partition-table-offset", "0x8000", "where the partition table is in flash (CONFIG_PARTITION_TABLE_OFFSET)")
-	c.Flags().BoolVar(&f.force, "force", false, "do it even when nvskit would refuse (bootloader, partition table or app partition, image too large, flash encryption on, an output file that exists)")
+	c.Flags().BoolVar(&f.force, "force", false, force)
 }
 
 func (f *ptFlags) offset() (uint32, error) {
@@ -227,7 +236,11 @@ func (f *ptFlags) loadTable(env *Env, d *device, required bool) (*partition.Tabl
 			return nil, nil
 		}
 		if fe && d.key == nil {
-			return nil, fmt.Errorf("the partition table at 0x%X cannot be read: flash encryption is on, so it is stored encrypted; pass --partition-table FILE (the build's partitions.csv or partition-table.bin), or --flash-key KEY to decrypt it", off)
+			orKey := ", or --flash-key KEY to decrypt it"
+			if !f.flashKey {
+				orKey = ""
+			}
+			return nil, fmt.Errorf("the partition table at 0x%X cannot be read: flash encryption is on, so it is stored encrypted; pass --partition-table FILE (the build's partitions.csv or partition-table.bin)%s", off, orKey)
 		}
 		if fe {
 			return nil, fmt.Errorf("the partition table at 0x%X does not decrypt with --flash-key %s (%w); check the key, or pass --partition-table FILE", off, d.key.path, err)

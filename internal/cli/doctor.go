@@ -56,7 +56,7 @@ Exit status: 0 when clean (notes only), 1 with findings, 2 for a usage error.`,
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, "unused (hidden)", true)
 	c.Flags().Lookup("force").Hidden = true
 	c.Flags().StringVar(&f.keys, "keys", "", "the nvs_keys partition image the NVS data was encrypted with")
 	c.Flags().StringVar(&f.flashKey, "flash-key", "", "the chip's flash-encryption key file, as espsecure uses it")
@@ -241,7 +241,7 @@ func gatherFacts(env *Env, d *device, pt *ptFlags, facts *doctor.Facts) error {
 // readDeviceTable reads the partition table off the device: plain, or decrypted with
 // --flash-key when flash encryption is on.
 func readDeviceTable(d *device, pt *ptFlags) (*partition.Table, string) {
-	t, err := (&ptFlags{tableOffset: pt.tableOffset}).loadTable(d.env, d, true)
+	t, err := (&ptFlags{tableOffset: pt.tableOffset, flashKey: true}).loadTable(d.env, d, true)
 	if err != nil {
 		return nil, err.Error()
 	}

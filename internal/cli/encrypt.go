@@ -26,8 +26,8 @@ offset in the partition as the tweak; page headers and bitmaps stay plain.
 The keys come from --inputkey (an nvs_keys partition image, checked like the
 device checks it) or are made fresh with --keygen and written to
 OUTDIR/keys/KEYFILE (mode 0600; an existing KEYFILE is replaced only with
---force, a taken default name gets a number). With --image IN.bin an existing plain image is
-encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
+--force, a taken default name gets a number). With --image IN.bin an existing
+plain image is encrypted instead of a CSV: then the only argument is OUTPUT.bin.`,
 		Example: `  nvskit encrypt nvs.csv nvs_encr.bin 0x6000 --inputkey keys/nvs_keys.bin
   nvskit encrypt nvs.csv nvs_encr.bin 0x6000 --keygen --keyfile nvs_keys.bin
   nvskit encrypt --image nvs.bin nvs_encr.bin --inputkey keys/nvs_keys.bin`,

@@ -67,7 +67,7 @@ keys with flash --encrypt) and a range that is not a known partition. Give
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, "erase even when nvskit would refuse: the bootloader, the partition table or an app partition; with flash encryption on, a partition read through flash encryption or a range outside the table", false)
 	c.Flags().StringVar(&name, "partition", "", "partition name to erase (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to erase from, a multiple of 0x1000")
 	c.Flags().StringVar(&size, "size", "", "number of bytes to erase (with --offset), a multiple of 0x1000")

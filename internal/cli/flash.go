@@ -152,7 +152,7 @@ Download Mode (nothing can be verified there).`,
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, "write even when nvskit would refuse: over the bootloader, the partition table or an app partition; an image too large or of the wrong kind for the partition; a plain write where flash encryption reads it; --encrypt with flash encryption off or into an NVS data partition", true)
 	c.Flags().BoolVar(&ef.encrypt, "encrypt", false, "write through the chip's flash encryption (the ROM's encrypted write, or host-side with --flash-key)")
 	ef.registerKey(c)
 	c.Flags().StringVar(&name, "partition", "", "partition name to write (from the partition table)")

@@ -39,6 +39,9 @@ func (f *dbFlag) register(c *cobra.Command) {
 		def = ledger.DefaultPath
 	}
 	c.Flags().StringVar(&f.dsn, "db", def, "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
+	// The usage names the default; --help must not print $NVSKIT_DB's value, which may hold a
+	// password, nor the default a second time.
+	c.Flags().Lookup("db").DefValue = ""
 }
 
 func (f *dbFlag) path(env *Env) string {
@@ -758,7 +761,7 @@ erased, since otherwise two chips would carry the same identity.`,
 		},
 	}
 	db.register(c)
-	c.Flags().BoolVar(&force, "force", false, "release a claimed or provisioned identity too (the chip must be scrapped or erased)")
+	c.Flags().BoolVar(&force, "force", false, "release a claimed or provisioned identity too, or a failed one that was provisioned on its chip before (the chip must be scrapped or erased)")
 	c.Flags().StringVar(&station, "station", "", "who releases it, recorded with the event (default: the host name)")
 	return c
 }

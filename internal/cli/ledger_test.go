@@ -206,3 +206,18 @@ func TestLedgerImportCertConfig(t *testing.T) {
 		t.Fatalf("import of a row that cannot fit: %d %s", code, errb)
 	}
 }
+
+// --help never prints $NVSKIT_DB (a postgres:// URL may hold a password), and names the
+// default once.
+func TestLedgerHelpHidesDBFromEnv(t *testing.T) {
+	t.Setenv("NVSKIT_DB", "postgres://line:s3cret-pw@db.example/factory")
+	for _, args := range [][]string{{"ledger", "status", "--help"}, {"station", "--help"}} {
+		_, out, errOut := runIn(t, t.TempDir(), args...)
+		if strings.Contains(out+errOut, "s3cret-pw") {
+			t.Errorf("%v prints the password of $NVSKIT_DB:\n%s%s", args, out, errOut)
+		}
+		if n := strings.Count(out+errOut, "default $NVSKIT_DB"); n != 1 || strings.Contains(out+errOut, `(default "nvskit-ledger.db`) {
+			t.Errorf("%v: the --db default is not named exactly once:\n%s", args, out)
+		}
+	}
+}

@@ -391,9 +391,13 @@ The exit status is 1 when an error is found, 0 when only warnings or notes are.`
 				}
 				switch {
 				case len(findings) == 0:
-					fmt.Fprintf(w, "OK: %d partitions, no problems found\n", len(lt.t.Partitions))
+					fmt.Fprintf(w, "OK: %s, no problems found\n", plural(len(lt.t.Partitions), "partition"))
 				default:
-					fmt.Fprintf(w, "%d partitions: %d errors, %d warnings or notes\n", len(lt.t.Partitions), nerr, len(findings)-nerr)
+					others := fmt.Sprintf("%d warnings or notes", len(findings)-nerr)
+					if len(findings)-nerr == 1 {
+						others = "1 warning or note"
+					}
+					fmt.Fprintf(w, "%s: %s, %s\n", plural(len(lt.t.Partitions), "partition"), plural(nerr, "error"), others)
 				}
 			}
 			if nerr > 0 {

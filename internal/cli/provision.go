@@ -180,7 +180,7 @@ image (mode 0600 unless --mode; an existing file is replaced only with --force).
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, "do it even when nvskit would refuse: a partition or flash-encryption state that does not suit the NVS scheme, a write over the bootloader, the partition table or an app partition, a --save file that exists already", true)
 	gf.register(c)
 	c.Flags().Lookup("outdir").Hidden = true
 	c.Flags().StringVar(&name, "partition", "", "NVS partition name (from the partition table)")
@@ -326,7 +326,7 @@ func provisionImage(env *Env, gf *genFlags, inputs []string, p *partition.Partit
 			return nil, err
 		}
 	}
-	fmt.Fprintf(env.Stderr, "Generated %s\n", summary(j.stats))
+	fmt.Fprintf(env.Stderr, "Generated the image: %s\n", summary(j.stats))
 	if save != "" {
 		path := env.Path(save)
 		if err := j.checkOutput(path); err != nil {

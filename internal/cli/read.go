@@ -102,7 +102,7 @@ XTS-AES). On such a chip the table on the device is encrypted too: give
 		},
 	}
 	df.register(c)
-	pt.register(c)
+	pt.register(c, forceHelp, true)
 	of.register(c, env, fsutil.DefaultMode, &pt.force)
 	c.Flags().StringVar(&name, "partition", "", "partition name to read (from the partition table)")
 	c.Flags().StringVar(&offset, "offset", "", "flash offset to read from")

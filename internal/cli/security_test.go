@@ -313,6 +313,12 @@ func TestEraseFlashEncryption(t *testing.T) {
 			if code != 0 {
 				t.Fatal(stderr)
 			}
+			// Without --partition-table the table on the device is encrypted: erase has no
+			// --flash-key, so the message names only the fix that erase takes.
+			code, _, stderr = s.run(t, "erase", "--partition", "nvs")
+			if code != 1 || !strings.Contains(stderr, "pass --partition-table FILE") || strings.Contains(stderr, "--flash-key") {
+				t.Fatalf("%d %s", code, stderr)
+			}
 		})
 	}
 }
