@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,11 +12,55 @@ import (
 	"strings"
 	"time"
 
-	// The pure-Go SQLite driver registers itself as "sqlite3" (no cgo needed). It is chosen
-	// over modernc.org/sqlite for its start-up cost: linked into every nvskit command, its
-	// package initialisation costs about a tenth of modernc's.
-	_ "github.com/ncruces/go-sqlite3/driver"
+	// The pure-Go SQLite driver (no cgo needed). It is chosen over modernc.org/sqlite for its
+	// start-up cost: linked into every nvskit command, its package initialisation costs about
+	// a tenth of modernc's.
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 )
+
+// sqliteConnector opens the ledger's connections, each after giving the -shm file the
+// database file's permissions: the driver creates it 0666 less the umask (world-readable
+// under the usual 022) and has no option to do otherwise, and SQLite removes it when the last
+// connection closes, so it is made again, 0600, before every connection.
+type sqliteConnector struct {
+	driver.Connector
+	path string
+}
+
+// Connect makes the -shm file as private as the database file, then connects.
+func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := matchMode(c.path+"-shm", c.path); err != nil {
+		return nil, err
+	}
+	return c.Connector.Connect(ctx)
+}
+
+// matchMode creates file (empty) with the permissions of like, or takes from an existing file
+// the permissions like has not. A missing like is left to the open that follows to report.
+func matchMode(file, like string) error {
+	st, err := os.Stat(like)
+	if err != nil {
+		return nil
+	}
+	perm := st.Mode().Perm()
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("creating %s: %w", file, err)
+	}
+	fst, err := os.Lstat(file)
+	if err != nil || !fst.Mode().IsRegular() {
+		return nil // gone meanwhile, or not a file: SQLite's open reports it
+	}
+	if fst.Mode().Perm()&^perm != 0 {
+		if err := os.Chmod(file, fst.Mode().Perm()&perm); err != nil {
+			return fmt.Errorf("%s is readable by more users than %s: %w", file, like, err)
+		}
+	}
+	return nil
+}
 
 // sqliteLedger is the Ledger in a SQLite file.
 type sqliteLedger struct{ *store }
@@ -46,8 +91,8 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 		if _, err := os.Stat(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
 		}
-		// The ledger holds the VALUES rows: readable by its owner only. SQLite gives its
-		// -wal and -shm files the database file's permissions.
+		// The ledger holds the VALUES rows: readable by its owner only. Its -wal and -shm
+		// files get the database file's permissions (see sqliteConnector).
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, err
@@ -67,12 +112,16 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 	if filepath.IsAbs(path) && !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // a Windows drive letter: file:///C:/...
 	}
-	u.RawQuery = fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate",
-		sqliteBusyTimeout.Milliseconds())
-	db, err := sql.Open("sqlite3", u.String())
+	// modeof gives the -wal (and a rollback journal) the database file's mode and owner:
+	// the driver creates them 0666 less the umask, world-readable under the usual 022, and
+	// the WAL holds the rows written last.
+	u.RawQuery = fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&modeof=%s",
+		sqliteBusyTimeout.Milliseconds(), url.QueryEscape(path))
+	c, err := (&sqlite3driver.SQLite{}).OpenConnector(u.String())
 	if err != nil {
 		return nil, err
 	}
+	db := sql.OpenDB(sqliteConnector{Connector: c, path: path})
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
 	if err := db.PingContext(ctx); err != nil {

@@ -1,0 +1,53 @@
+//go:build unix
+
+package ledger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// The ledger holds the VALUES rows, and so do its -wal (the rows written last) and its -shm
+// (the WAL's index): under the usual umask 022 none of them is readable by other users, while
+// the ledger is open, after it was closed and opened again, and when a -shm left by another
+// tool is more open than the database file.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "l.db")
+	check := func(when string) {
+		t.Helper()
+		for _, s := range []string{"", "-wal", "-shm"} {
+			st, err := os.Stat(dsn + s)
+			if err != nil {
+				t.Errorf("%s: %v", when, err)
+				continue
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %s has mode %v, want 0600", when, filepath.Base(dsn+s), st.Mode().Perm())
+			}
+		}
+	}
+	l := initLedger(t, dsn)
+	if err := l.Add(ctx, serials(1, 3), "test"); err != nil {
+		t.Fatal(err)
+	}
+	check("after init and add")
+	l.Close()
+
+	// Reopened with a world-readable -shm lying about (an older nvskit, a copy): narrowed.
+	if err := os.WriteFile(dsn+"-shm", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dsn+"-shm", 0o644)
+	l = openLedger(t, dsn)
+	defer l.Close()
+	if err := l.Add(ctx, serials(10, 3), "test"); err != nil {
+		t.Fatal(err)
+	}
+	check("after reopening")
+}
