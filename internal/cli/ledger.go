@@ -260,6 +260,11 @@ func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size i
 	var errs []string
 	seen := map[string]int{}
 	for {
+		// Ctrl-C stops between rows: a long VALUES.csv (a certificate is issued per row) must
+		// not run on until nvskit's grace time ends it.
+		if err := env.ctx().Err(); err != nil {
+			return nil, err
+		}
 		row, err := vr.Next()
 		if err == io.EOF {
 			break
