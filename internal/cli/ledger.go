@@ -203,21 +203,6 @@ relative paths, where the stations run.`,
 	return c
 }
 
-func loadMfgConfig(env *Env, name string) (*nvscsv.MfgConfig, error) {
-	b, err := readInput(env, name, fsutil.MaxCSV, "an mfg CONFIG.csv")
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the config: %w", err)
-	}
-	cfg, err := nvscsv.ParseMfgConfig(name, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintln(env.Stderr, "warning:", w)
-	}
-	return cfg, nil
-}
-
 // maxValues is the largest VALUES.csv read: far beyond any production run.
 const maxValues = 64 << 30
 
