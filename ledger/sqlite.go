@@ -39,7 +39,7 @@ func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // the permissions like has not. A missing like is left to the open that follows to report.
 func matchMode(file, like string) error {
 	st, err := os.Stat(like)
-	if err != nil {
+	if err != nil || !st.Mode().IsRegular() {
 		return nil
 	}
 	perm := st.Mode().Perm()
@@ -104,6 +104,10 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 		return nil, err
 	case st.IsDir():
 		return nil, fmt.Errorf("%w: %s is a directory", ErrBadDSN, path)
+	case !st.Mode().IsRegular():
+		// A device or a FIFO: SQLite fails on it with "disk I/O error", after the -shm next to
+		// it was made (in /dev, for --db /dev/null).
+		return nil, fmt.Errorf("%w: %s is not a regular file; the ledger is a SQLite file", ErrBadDSN, path)
 	}
 	// WAL lets readers (status, export) run while a station writes; FULL synchronous makes a
 	// committed claim survive a power cut; BEGIN IMMEDIATE takes the write lock at the start

@@ -4,8 +4,10 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -50,4 +52,28 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after reopening")
+}
+
+// A device or a FIFO as the ledger is refused as a bad --db, and nothing is made next to it.
+func TestSQLiteRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	for _, p := range []string{fifo} {
+		for _, open := range []func(context.Context, string) (Ledger, error){Open, OpenForInit} {
+			l, err := open(context.Background(), p)
+			if err == nil {
+				l.Close()
+				t.Fatalf("%s opened as a ledger", p)
+			}
+			if !errors.Is(err, ErrBadDSN) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+	}
+	if _, err := os.Lstat(fifo + "-shm"); err == nil {
+		t.Errorf("%s-shm made", fifo)
+	}
 }
