@@ -27,39 +27,49 @@ type sqliteConnector struct {
 	path string
 }
 
-// Connect makes the -shm file as private as the database file, then connects.
+// Connect makes the -shm file as private as the database file, then connects; a -shm it
+// made is removed again when the connection fails (the file is no SQLite database, say).
 func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	if err := matchMode(c.path+"-shm", c.path); err != nil {
+	shm := c.path + "-shm"
+	made, err := matchMode(shm, c.path)
+	if err != nil {
 		return nil, err
 	}
-	return c.Connector.Connect(ctx)
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil && made {
+		if st, serr := os.Stat(shm); serr == nil && st.Size() == 0 {
+			os.Remove(shm)
+		}
+	}
+	return conn, err
 }
 
-// matchMode creates file (empty) with the permissions of like, or takes from an existing file
-// the permissions like has not. A missing like is left to the open that follows to report.
-func matchMode(file, like string) error {
+// matchMode creates file (empty) with the permissions of like and says so, or takes from an
+// existing file the permissions like has not. A like that is missing or not a regular file
+// is left to the open that follows to report.
+func matchMode(file, like string) (made bool, err error) {
 	st, err := os.Stat(like)
 	if err != nil || !st.Mode().IsRegular() {
-		return nil
+		return false, nil
 	}
 	perm := st.Mode().Perm()
 	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if err == nil {
-		return f.Close()
+		return true, f.Close()
 	}
 	if !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("creating %s: %w", file, err)
+		return false, fmt.Errorf("creating %s: %w", file, err)
 	}
 	fst, err := os.Lstat(file)
 	if err != nil || !fst.Mode().IsRegular() {
-		return nil // gone meanwhile, or not a file: SQLite's open reports it
+		return false, nil // gone meanwhile, or not a file: SQLite's open reports it
 	}
 	if fst.Mode().Perm()&^perm != 0 {
 		if err := os.Chmod(file, fst.Mode().Perm()&perm); err != nil {
-			return fmt.Errorf("%s is readable by more users than %s: %w", file, like, err)
+			return false, fmt.Errorf("%s is readable by more users than %s: %w", file, like, err)
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // sqliteLedger is the Ledger in a SQLite file.

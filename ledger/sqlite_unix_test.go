@@ -77,3 +77,23 @@ func TestSQLiteRefusesSpecialFiles(t *testing.T) {
 		t.Errorf("%s-shm made", fifo)
 	}
 }
+
+// A file that is no SQLite database is refused, left as it was, and nothing is made next
+// to it.
+func TestSQLiteNotADatabase(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "values.csv")
+	os.WriteFile(p, []byte("a,b\n1,2\n"), 0o644)
+	for _, open := range []func(context.Context, string) (Ledger, error){Open, OpenForInit} {
+		if l, err := open(context.Background(), p); err == nil {
+			l.Close()
+			t.Fatal("a CSV opened as a ledger")
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != "a,b\n1,2\n" {
+		t.Errorf("the file was changed: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("files made next to it: %v", ents)
+	}
+}
