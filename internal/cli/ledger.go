@@ -31,21 +31,31 @@ import (
 )
 
 // dbFlag is the --db flag of the ledger and station commands.
-type dbFlag struct{ dsn string }
+type dbFlag struct{ flag string }
 
+// register adds --db. $NVSKIT_DB is read when the command runs, not made the flag's default:
+// cobra prints a default in --help, and a postgres:// URL holds a password.
 func (f *dbFlag) register(c *cobra.Command) {
-	def := os.Getenv("NVSKIT_DB")
-	if def == "" {
-		def = ledger.DefaultPath
+	c.Flags().StringVar(&f.flag, "db", "", "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
+}
+
+// dsn is --db, else $NVSKIT_DB, else the default SQLite file.
+func (f *dbFlag) dsn() string {
+	if f.flag != "" {
+		return f.flag
 	}
-	c.Flags().StringVar(&f.dsn, "db", def, "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
+	if v := os.Getenv("NVSKIT_DB"); v != "" {
+		return v
+	}
+	return ledger.DefaultPath
 }
 
 func (f *dbFlag) path(env *Env) string {
-	if ledger.IsPostgres(f.dsn) {
-		return f.dsn
+	dsn := f.dsn()
+	if ledger.IsPostgres(dsn) {
+		return dsn
 	}
-	return env.Path(f.dsn)
+	return env.Path(dsn)
 }
 
 // open opens the ledger, with the run's context (which Ctrl-C cancels).
@@ -53,7 +63,7 @@ func (f *dbFlag) open(env *Env) (ledger.Ledger, context.Context, func(), error) 
 	ctx := env.ctx()
 	l, err := ledger.Open(ctx, f.path(env))
 	if err != nil {
-		return nil, nil, nil, ledgerError(f.dsn, err)
+		return nil, nil, nil, ledgerError(f.dsn(), err)
 	}
 	return l, ctx, func() { l.Close() }, nil
 }
@@ -99,7 +109,7 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 			ctx := env.ctx()
 			l, err := ledger.OpenForInit(ctx, db.path(env))
 			if err != nil {
-				return ledgerError(db.dsn, err)
+				return ledgerError(db.dsn(), err)
 			}
 			defer l.Close()
 			applied, err := l.Init(ctx)
@@ -107,10 +117,10 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if len(applied) == 0 {
-				fmt.Fprintf(env.Stdout, "Ledger %s is up to date\n", ledger.Redact(db.dsn))
+				fmt.Fprintf(env.Stdout, "Ledger %s is up to date\n", ledger.Redact(db.dsn()))
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "Ledger %s: applied schema version %s\n", ledger.Redact(db.dsn), joinInts(applied))
+			fmt.Fprintf(env.Stdout, "Ledger %s: applied schema version %s\n", ledger.Redact(db.dsn()), joinInts(applied))
 			return nil
 		},
 	}

@@ -49,3 +49,25 @@ func TestLedgerImportInterrupted(t *testing.T) {
 		t.Errorf("an interrupted import left %d identities", s.Total)
 	}
 }
+
+// $NVSKIT_DB is honoured, but never printed: a postgres:// URL in it holds a password, and
+// --help printed it as the flag's default.
+func TestLedgerDBFromEnvNotPrinted(t *testing.T) {
+	const secret = "S3cretPW"
+	t.Setenv("NVSKIT_DB", "postgres://line:"+secret+"@db.invalid/factory")
+	dir := t.TempDir()
+	for _, args := range [][]string{{"ledger", "status", "--help"}, {"ledger", "init", "--help"}, {"station", "--help"}, {"ledger", "export", "--bogus"}} {
+		_, out, errb := runIn(t, dir, args...)
+		if strings.Contains(out+errb, secret) {
+			t.Errorf("%v prints the password of $NVSKIT_DB:\n%s%s", args, out, errb)
+		}
+	}
+	// A SQLite file named by $NVSKIT_DB is the ledger when --db is not given.
+	t.Setenv("NVSKIT_DB", filepath.Join(dir, "env.db"))
+	if code, _, errb := runIn(t, dir, "ledger", "init"); code != 0 {
+		t.Fatalf("ledger init with $NVSKIT_DB: %d %s", code, errb)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "env.db")); err != nil {
+		t.Errorf("$NVSKIT_DB not used: %v", err)
+	}
+}

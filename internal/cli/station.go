@@ -176,11 +176,11 @@ func runStation(env *Env, f *stationFlags) error {
 
 	l, err := ledger.Open(ctx, f.db.path(env))
 	if err != nil {
-		return ledgerError(f.db.dsn, err)
+		return ledgerError(f.db.dsn(), err)
 	}
 	defer l.Close()
 	if _, err := l.Status(ctx, time.Now()); err != nil {
-		return ledgerError(f.db.dsn, err)
+		return ledgerError(f.db.dsn(), err)
 	}
 
 	view := newStationView(env, f.ports, f.json)
@@ -194,7 +194,7 @@ func runStation(env *Env, f *stationFlags) error {
 	}
 	if !f.json {
 		fmt.Fprintf(env.Stderr, "Station %s: %d port(s), ledger %s, %s images into %q; Ctrl-C stops\n",
-			f.name, len(f.ports), ledger.Redact(f.db.dsn), f.chip, f.part)
+			f.name, len(f.ports), ledger.Redact(f.db.dsn()), f.chip, f.part)
 	}
 	runErr := st.Run(ctx)
 	view.close()
