@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"strings"
@@ -105,9 +106,15 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 		Example: `  nvskit ledger init
   nvskit ledger init --db postgres://factory@db.example/ledger`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) (err error) {
 			ctx := env.ctx()
-			l, err := ledger.OpenForInit(ctx, db.path(env))
+			path := db.path(env)
+			if !ledger.IsPostgres(path) {
+				if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+					defer removeEmptyOnError(path, &err)
+				}
+			}
+			l, err := ledger.OpenForInit(ctx, path)
 			if err != nil {
 				return ledgerError(db.dsn(), err)
 			}
@@ -126,6 +133,18 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 	}
 	db.register(c)
 	return c
+}
+
+// removeEmptyOnError removes the ledger file that a failed or interrupted init created, when
+// nothing is in it: "nothing was written" is then true, and a ledger with content is never
+// removed (one that another init made meanwhile, say). It runs after the ledger is closed.
+func removeEmptyOnError(path string, err *error) {
+	if *err == nil {
+		return
+	}
+	if st, serr := os.Lstat(path); serr == nil && st.Mode().IsRegular() && st.Size() == 0 {
+		os.Remove(path)
+	}
 }
 
 func joinInts(v []int) string {

@@ -71,3 +71,26 @@ func TestLedgerDBFromEnvNotPrinted(t *testing.T) {
 		t.Errorf("$NVSKIT_DB not used: %v", err)
 	}
 }
+
+// An interrupted ledger init leaves no (empty) ledger file behind it: "nothing was written"
+// holds. An existing ledger is never removed by a failed init.
+func TestLedgerInitInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(Interrupt{Signal: os.Interrupt})
+	var out, errb bytes.Buffer
+	code := Run([]string{"ledger", "init"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Context: ctx})
+	if code != 130 || !strings.Contains(errb.String(), "interrupted; nothing was written") {
+		t.Errorf("exit %d: %s", code, errb.String())
+	}
+	if left := listFiles(t, dir); len(left) > 0 {
+		t.Errorf("interrupted init left %v", left)
+	}
+	if code, _, errb := runIn(t, dir, "ledger", "init"); code != 0 {
+		t.Fatalf("init: %s", errb)
+	}
+	code = Run([]string{"ledger", "init"}, Env{Dir: dir, Stdout: &out, Stderr: &errb, Context: ctx})
+	if _, err := os.Stat(filepath.Join(dir, "nvskit-ledger.db")); code != 130 || err != nil {
+		t.Errorf("interrupted init of an existing ledger: exit %d, %v", code, err)
+	}
+}
