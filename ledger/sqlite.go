@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -131,6 +132,11 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 	// the WAL holds the rows written last.
 	u.RawQuery = fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate&modeof=%s",
 		sqliteBusyTimeout.Milliseconds(), url.QueryEscape(path))
+	if create && st != nil && st.Size() > 0 {
+		if err := checkOwnDatabase(ctx, u, path); err != nil {
+			return nil, err
+		}
+	}
 	c, err := (&sqlite3driver.SQLite{}).OpenConnector(u.String())
 	if err != nil {
 		return nil, err
@@ -143,6 +149,64 @@ func openSQLite(ctx context.Context, path string, create bool) (Ledger, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	return &sqliteLedger{&store{db: db, d: sqliteDialect, now: time.Now}}, nil
+}
+
+// checkOwnDatabase refuses, before Init adds its tables, a SQLite file that holds another
+// program's tables and no ledger schema: --db naming an application's database by mistake
+// must not change it. It reads the file through a read-only connection without the ledger's
+// pragmas (journal_mode(WAL) would rewrite the header); a file that is no SQLite database is
+// left to the open that follows to report.
+func checkOwnDatabase(ctx context.Context, u url.URL, path string) error {
+	hdr := make([]byte, 20)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.ReadFull(f, hdr)
+	f.Close()
+	if err != nil || string(hdr[:16]) != "SQLite format 3\x00" {
+		return nil
+	}
+	u.RawQuery = "mode=ro"
+	var db *sql.DB
+	if hdr[18] == 2 {
+		// WAL mode: the connection makes -wal and -shm (if missing), as private as the file.
+		u.RawQuery += "&modeof=" + url.QueryEscape(path)
+		c, err := (&sqlite3driver.SQLite{}).OpenConnector(u.String())
+		if err != nil {
+			return err
+		}
+		db = sql.OpenDB(sqliteConnector{Connector: c, path: path})
+	} else if db, err = sql.Open("sqlite3", u.String()); err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("opening %s: %w", path, err)
+		}
+		if n == "nvskit_schema" {
+			return nil
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if len(names) > 5 {
+		names = append(names[:5], "...")
+	}
+	return fmt.Errorf("%s %w (tables %s): nvskit adds no tables to it; give --db a new file name", path, ErrForeignDatabase, strings.Join(names, ", "))
 }
 
 // sqliteV1 is the first schema. Times are text, YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC), which

@@ -97,3 +97,20 @@ func TestSQLiteNotADatabase(t *testing.T) {
 		t.Errorf("files made next to it: %v", ents)
 	}
 }
+
+// init of an existing ledger checks it is one without leaving world-readable -wal or -shm
+// files next to it.
+func TestInitExistingLedgerFilesPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dsn := filepath.Join(t.TempDir(), "l.db")
+	initLedger(t, dsn).Close()
+	l := initLedger(t, dsn)
+	defer l.Close()
+	ents, _ := os.ReadDir(filepath.Dir(dsn))
+	for _, e := range ents {
+		if i, err := e.Info(); err == nil && i.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", e.Name(), i.Mode().Perm())
+		}
+	}
+}
