@@ -48,6 +48,9 @@ var (
 	ErrState = errors.New("the identity's state does not allow it")
 	// ErrBadDSN: the --db value is neither a postgres:// URL nor a usable file path.
 	ErrBadDSN = errors.New("bad ledger address")
+	// ErrForeignDatabase: the SQLite file is another program's database (it has tables and
+	// no ledger schema); Init adds no tables to it.
+	ErrForeignDatabase = errors.New("is a SQLite database of another program, not an nvskit ledger")
 )
 
 // Field is one column of an identity's VALUES.csv row.

@@ -171,7 +171,9 @@ func New(cfg Config) (*Sim, error) {
 	s.flash = bytes.Repeat([]byte{0xFF}, size)
 	copy(s.flash, content)
 	if cfg.File != "" {
-		f, err := os.OpenFile(cfg.File, os.O_RDWR|os.O_CREATE, 0o644)
+		// The flash holds what provisioning wrote: NVS keys, private keys. A new file is the
+		// owner's only (less the umask); an existing one keeps its mode.
+		f, err := os.OpenFile(cfg.File, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, err
 		}

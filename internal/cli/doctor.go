@@ -10,6 +10,7 @@ import (
 
 	"github.com/nvskit/nvskit/doctor"
 	"github.com/nvskit/nvskit/esploader"
+	"github.com/nvskit/nvskit/internal/fsutil"
 	"github.com/nvskit/nvskit/nvs"
 	"github.com/nvskit/nvskit/nvscsv"
 	"github.com/nvskit/nvskit/partition"
@@ -121,6 +122,10 @@ func runDoctor(env *Env, c *cobra.Command, df *devFlags, pt *ptFlags, f *doctorF
 	if err := gatherFacts(env, d, pt, &facts); err != nil {
 		return err
 	}
+	// Ctrl-C closes the port: what failed after it is no finding, and no report is printed.
+	if err := env.ctx().Err(); err != nil {
+		return err
+	}
 	rep := doctor.NewReport(facts)
 	if f.asJSON {
 		e := json.NewEncoder(env.Stdout)
@@ -141,14 +146,14 @@ func runDoctor(env *Env, c *cobra.Command, df *devFlags, pt *ptFlags, f *doctorF
 // directory, as nvs_partition_gen resolves them).
 func expectedItems(env *Env, name string) ([]nvs.Item, error) {
 	p := nvscsv.NewParser(nvscsv.Options{ReadFile: func(n string) ([]byte, error) {
-		return readKeyFile(env, n, "--csv file row", 64<<20)
+		return fsutil.ReadFile(env.Path(n), fsutil.MaxFileRow, "a file row's value (a blob holds at most 508000 bytes)")
 	}})
-	fh, err := openRegular(env, name, "--csv")
+	fh, err := fsutil.Open(env.Path(name), fsutil.MaxCSV, "an NVS CSV")
 	if err != nil {
-		return nil, err
+		return nil, inputError("--csv", name, err)
 	}
 	defer fh.Close()
-	if err := p.Parse(name, io.LimitReader(fh, 64<<20)); err != nil {
+	if err := p.Parse(name, fh); err != nil {
 		return nil, err
 	}
 	var items []nvs.Item
@@ -195,6 +200,9 @@ func doctorSecurity(s *esploader.Security) *doctor.Security {
 func gatherFacts(env *Env, d *device, pt *ptFlags, facts *doctor.Facts) error {
 	facts.Chip = d.l.Chip().Name
 	sec, err := d.security()
+	if env.ctx().Err() != nil {
+		return env.ctx().Err()
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "note: %v\n", err)
 	} else {
@@ -217,6 +225,9 @@ func gatherFacts(env *Env, d *device, pt *ptFlags, facts *doctor.Facts) error {
 		if sec != nil && sec.SecureDownload {
 			dp.ReadErr = "the chip is in Secure Download Mode, which refuses flash reads"
 			return dp
+		}
+		if env.ctx().Err() != nil {
+			return dp // runDoctor stops before the report
 		}
 		n := int(min(p.Size, maxDoctorRead))
 		bar := newProgress(env, "Reading "+p.Name)

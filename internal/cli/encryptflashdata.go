@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
@@ -256,54 +255,36 @@ func writeSecretOutput(env *Env, path string, data []byte, force bool) error {
 	return writeOutput(path, data, fsutil.Options{Mode: 0o600, Force: force, Made: env.made, Context: env.ctx()})
 }
 
-// openRegular opens a named input for reading, refusing what is not a regular file (a FIFO
-// would block, a device like /dev/zero never ends).
-func openRegular(env *Env, name, what string) (*os.File, error) {
-	p := env.Path(name)
-	st, err := os.Stat(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s %s: no such file", what, name)
-		}
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s: not a regular file", what, name)
-	}
-	return os.Open(p)
-}
-
-// readKeyFile reads a regular file of at most limit bytes (a key file).
+// readKeyFile reads a key file of at most limit bytes through fsutil.ReadFile: regular files
+// only (a FIFO would block, a device like /dev/zero never ends), opened without blocking, so
+// a file swapped for a FIFO between the check and the open is refused too. what names the
+// option ("--keyfile") in the message.
 func readKeyFile(env *Env, name, what string, limit int64) ([]byte, error) {
-	fh, err := openRegular(env, name, what)
+	b, err := fsutil.ReadFile(env.Path(name), limit, "a key file")
 	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, name, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s %s: longer than %d bytes; not a key file", what, name, limit)
+		return nil, inputError(what, name, err)
 	}
 	return b, nil
 }
 
+// inputError names the option and the file of an input that could not be read.
+func inputError(what, name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s %s: no such file", what, name)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // readInputLimited reads the input file ("-": standard input) through a limit.
 func readInputLimited(env *Env, name string, limit int64) ([]byte, error) {
-	var r io.Reader
-	if name == "-" {
-		r = env.Stdin
-	} else {
-		fh, err := openRegular(env, name, "input")
+	if name != "-" {
+		b, err := fsutil.ReadFile(env.Path(name), limit, "flash data (more than any flash chip holds)")
 		if err != nil {
-			return nil, err
+			return nil, inputError("input", name, err)
 		}
-		defer fh.Close()
-		r = fh
+		return b, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	b, err := io.ReadAll(io.LimitReader(env.Stdin, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"strings"
@@ -31,24 +32,31 @@ import (
 )
 
 // dbFlag is the --db flag of the ledger and station commands.
-type dbFlag struct{ dsn string }
+type dbFlag struct{ flag string }
 
+// register adds --db. $NVSKIT_DB is read when the command runs, not made the flag's default:
+// cobra prints a default in --help, and a postgres:// URL holds a password.
 func (f *dbFlag) register(c *cobra.Command) {
-	def := os.Getenv("NVSKIT_DB")
-	if def == "" {
-		def = ledger.DefaultPath
+	c.Flags().StringVar(&f.flag, "db", "", "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
+}
+
+// dsn is --db, else $NVSKIT_DB, else the default SQLite file.
+func (f *dbFlag) dsn() string {
+	if f.flag != "" {
+		return f.flag
 	}
-	c.Flags().StringVar(&f.dsn, "db", def, "the ledger: a SQLite file, or a postgres:// URL (default $NVSKIT_DB, else "+ledger.DefaultPath+")")
-	// The usage names the default; --help must not print $NVSKIT_DB's value, which may hold a
-	// password, nor the default a second time.
-	c.Flags().Lookup("db").DefValue = ""
+	if v := os.Getenv("NVSKIT_DB"); v != "" {
+		return v
+	}
+	return ledger.DefaultPath
 }
 
 func (f *dbFlag) path(env *Env) string {
-	if ledger.IsPostgres(f.dsn) {
-		return f.dsn
+	dsn := f.dsn()
+	if ledger.IsPostgres(dsn) {
+		return dsn
 	}
-	return env.Path(f.dsn)
+	return env.Path(dsn)
 }
 
 // open opens the ledger, with the run's context (which Ctrl-C cancels).
@@ -56,7 +64,7 @@ func (f *dbFlag) open(env *Env) (ledger.Ledger, context.Context, func(), error) 
 	ctx := env.ctx()
 	l, err := ledger.Open(ctx, f.path(env))
 	if err != nil {
-		return nil, nil, nil, ledgerError(f.dsn, err)
+		return nil, nil, nil, ledgerError(f.dsn(), err)
 	}
 	return l, ctx, func() { l.Close() }, nil
 }
@@ -98,11 +106,17 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 		Example: `  nvskit ledger init
   nvskit ledger init --db postgres://factory@db.example/ledger`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) (err error) {
 			ctx := env.ctx()
-			l, err := ledger.OpenForInit(ctx, db.path(env))
+			path := db.path(env)
+			if !ledger.IsPostgres(path) {
+				if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+					defer removeEmptyOnError(path, &err)
+				}
+			}
+			l, err := ledger.OpenForInit(ctx, path)
 			if err != nil {
-				return ledgerError(db.dsn, err)
+				return ledgerError(db.dsn(), err)
 			}
 			defer l.Close()
 			applied, err := l.Init(ctx)
@@ -110,15 +124,27 @@ func newLedgerInitCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if len(applied) == 0 {
-				fmt.Fprintf(env.Stdout, "Ledger %s is up to date\n", ledger.Redact(db.dsn))
+				fmt.Fprintf(env.Stdout, "Ledger %s is up to date\n", ledger.Redact(db.dsn()))
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "Ledger %s: applied schema version %s\n", ledger.Redact(db.dsn), joinInts(applied))
+			fmt.Fprintf(env.Stdout, "Ledger %s: applied schema version %s\n", ledger.Redact(db.dsn()), joinInts(applied))
 			return nil
 		},
 	}
 	db.register(c)
 	return c
+}
+
+// removeEmptyOnError removes the ledger file that a failed or interrupted init created, when
+// nothing is in it: "nothing was written" is then true, and a ledger with content is never
+// removed (one that another init made meanwhile, say). It runs after the ledger is closed.
+func removeEmptyOnError(path string, err *error) {
+	if *err == nil {
+		return
+	}
+	if st, serr := os.Lstat(path); serr == nil && st.Mode().IsRegular() && st.Size() == 0 {
+		os.Remove(path)
+	}
 }
 
 func joinInts(v []int) string {
@@ -206,21 +232,6 @@ relative paths, where the stations run.`,
 	return c
 }
 
-func loadMfgConfig(env *Env, name string) (*nvscsv.MfgConfig, error) {
-	b, err := readInput(env, name, fsutil.MaxCSV, "an mfg CONFIG.csv")
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the config: %w", err)
-	}
-	cfg, err := nvscsv.ParseMfgConfig(name, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintln(env.Stderr, "warning:", w)
-	}
-	return cfg, nil
-}
-
 // maxValues is the largest VALUES.csv read: far beyond any production run.
 const maxValues = 64 << 30
 
@@ -263,6 +274,11 @@ func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size i
 	var errs []string
 	seen := map[string]int{}
 	for {
+		// Ctrl-C stops between rows: a long VALUES.csv (a certificate is issued per row) must
+		// not run on until nvskit's grace time ends it.
+		if err := env.ctx().Err(); err != nil {
+			return nil, err
+		}
 		row, err := vr.Next()
 		if err == io.EOF {
 			break

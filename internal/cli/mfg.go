@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,19 +34,18 @@ func newMfgCmd(env *Env) *cobra.Command {
 }
 
 type mfgFlags struct {
-	outdir, fileid                      string
-	version                             int
-	keygen                              bool
-	keyfile, inputkey                   string
-	hmac, hmacKeygen                    bool
-	hmacKeyfile, hmacInputkey           string
-	resume, force, keepGoing, sync      bool
-	mode                                string
-	jobs                                int
-	json                                bool
-	caCert, caKey, keyType, exportKeys  string
-	days                                int
-	subjO, subjOU, subjC, subjST, subjL string
+	outdir, fileid                 string
+	version                        int
+	keygen                         bool
+	keyfile, inputkey              string
+	hmac, hmacKeygen               bool
+	hmacKeyfile, hmacInputkey      string
+	resume, force, keepGoing, sync bool
+	mode                           string
+	jobs                           int
+	json                           bool
+	exportKeys                     string
+	caFlags
 }
 
 func newMfgGenerateCmd(env *Env) *cobra.Command {
@@ -106,15 +104,7 @@ VALUES.csv may also be a FIFO or a pipe. Ctrl-C stops the run at once.`,
 	fl.BoolVar(&f.sync, "sync", false, "flush the batch to disk before committing it (one file system sync), so that a power loss after success loses nothing")
 	fl.IntVar(&f.jobs, "jobs", 0, "worker goroutines (default: one per CPU)")
 	fl.BoolVar(&f.json, "json", false, "print a JSON summary")
-	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) that signs a certificate for every device")
-	fl.StringVar(&f.caKey, "ca-key", "", "the CA's private key (PEM)")
-	fl.StringVar(&f.keyType, "key-type", "ecdsa-p256", "device key type: ecdsa-p256 or rsa2048")
-	fl.IntVar(&f.days, "cert-days", 3650, "device certificate validity in days")
-	fl.StringVar(&f.subjO, "subject-o", "", "device certificate subject organization (O)")
-	fl.StringVar(&f.subjOU, "subject-ou", "", "device certificate subject organizational unit (OU)")
-	fl.StringVar(&f.subjC, "subject-c", "", "device certificate subject country (C)")
-	fl.StringVar(&f.subjST, "subject-st", "", "device certificate subject state or province (ST)")
-	fl.StringVar(&f.subjL, "subject-l", "", "device certificate subject locality (L)")
+	f.caFlags.register(c)
 	fl.StringVar(&f.exportKeys, "export-keys", "", "also write each device's private key and certificate into this directory (keys mode 0600)")
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
@@ -189,50 +179,18 @@ func runMfgGenerate(ctx context.Context, env *Env, f *mfgFlags, args []string) e
 	}
 	opts := mfg.Options{Size: size, Version: nvs.Version(f.version), FileID: f.fileid, Jobs: f.jobs,
 		Encryption: enc, ReadFile: newFileCache(env).read}
-	if f.caCert != "" || f.caKey != "" {
-		if f.caCert == "" || f.caKey == "" {
-			return usagef("--ca-cert and --ca-key go together")
-		}
-		certPEM, err := readInput(env, f.caCert, fsutil.MaxPartitionTable, "a PEM certificate")
-		if err != nil {
-			return fmt.Errorf("--ca-cert: %w", err)
-		}
-		keyPEM, err := readInput(env, f.caKey, fsutil.MaxPartitionTable, "a PEM private key")
-		if err != nil {
-			return fmt.Errorf("--ca-key: %w", err)
-		}
-		subj := pkix.Name{}
-		for _, p := range []struct {
-			v   string
-			dst *[]string
-		}{{f.subjO, &subj.Organization}, {f.subjOU, &subj.OrganizationalUnit}, {f.subjC, &subj.Country},
-			{f.subjST, &subj.Province}, {f.subjL, &subj.Locality}} {
-			if p.v != "" {
-				*p.dst = []string{p.v}
-			}
-		}
-		if f.days <= 0 {
-			return usagef("--cert-days %d: must be positive", f.days)
-		}
-		is, err := mfg.NewIssuer(certPEM, keyPEM, mfg.IssuerOptions{KeyType: mfg.KeyType(f.keyType), Days: f.days, Subject: subj})
-		if err != nil {
-			return usageError{err}
-		}
-		opts.Issuer = is
-	} else if f.exportKeys != "" {
-		return usagef("--export-keys needs --ca-cert and --ca-key")
-	}
-
-	confData, err := readInput(env, confName, fsutil.MaxCSV, "an mfg CONFIG.csv")
-	if err != nil {
-		return fmt.Errorf("cannot read the config: %w", err)
-	}
-	cfg, err := nvscsv.ParseMfgConfig(confName, bytes.NewReader(confData))
+	is, err := f.issuer(env)
 	if err != nil {
 		return err
 	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintln(env.Stderr, "warning:", w)
+	opts.Issuer = is
+	if is == nil && f.exportKeys != "" {
+		return usagef("--export-keys needs --ca-cert and --ca-key")
+	}
+
+	cfg, err := loadMfgConfig(env, confName)
+	if err != nil {
+		return err
 	}
 	gen, err := mfg.New(cfg, opts)
 	if err != nil {
@@ -506,4 +464,21 @@ type mfgSink struct {
 func (s *mfgSink) Record(d *mfg.Device) error {
 	s.record(d)
 	return s.Output.Record(d)
+}
+
+// loadMfgConfig reads and parses an mfg CONFIG.csv through its limit; its warnings go to
+// stderr.
+func loadMfgConfig(env *Env, name string) (*nvscsv.MfgConfig, error) {
+	b, err := readInput(env, name, fsutil.MaxCSV, "an mfg CONFIG.csv")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the config: %w", err)
+	}
+	cfg, err := nvscsv.ParseMfgConfig(name, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
+	return cfg, nil
 }

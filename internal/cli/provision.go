@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -166,7 +167,17 @@ image (mode 0600 unless --mode; an existing file is replaced only with --force).
 					if err := writeKeysPartition(env, d, &pt, *kt, k); err != nil {
 						return err
 					}
+					// From here on an interruption leaves the device with new keys and the old
+					// NVS data, which they cannot read: never "nothing was written".
+					keysWritten := fmt.Sprintf("the nvs_keys partition %q already holds the new keys and %s is not (or only partly) written: run the same command again", kt.part.Name, t)
+					if err := env.ctx().Err(); err != nil {
+						return &partlyWritten{what: keysWritten, err: err}
+					}
 					if err := flashImage(env, d, &pt, t, img, "the generated image", false); err != nil {
+						var pw *partlyWritten
+						if errors.As(err, &pw) {
+							return &partlyWritten{what: keysWritten, err: pw.err}
+						}
 						return fmt.Errorf("%w; the nvs_keys partition %q already holds the new keys, so run the same command again: the NVS data encrypted with the old keys can no longer be read", err, kt.part.Name)
 					}
 					return nil

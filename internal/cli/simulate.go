@@ -147,7 +147,7 @@ bootloader leaves it. --key-purpose N=PURPOSE sets eFuse key block N's purpose
 		},
 	}
 	c.Flags().StringVar(&chip, "chip", "esp32", "chip to simulate: "+strings.Join(loadersim.ChipNames(), ", "))
-	c.Flags().StringVar(&flash, "flash", "", "file holding the flash content (created if missing); default: in memory")
+	c.Flags().StringVar(&flash, "flash", "", "file holding the flash content (created with mode 0600 if missing); default: in memory")
 	c.Flags().StringVar(&flashSize, "flash-size", "", "flash size, 1MB..128MB (default 4MB, or the file's size)")
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:5555", "address to listen on")
 	c.Flags().StringVar(&mac, "mac", "", "the chip's base MAC, e.g. 02:00:00:00:00:01 (default: one derived from the chip type)")

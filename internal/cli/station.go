@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,20 +26,18 @@ import (
 )
 
 type stationFlags struct {
-	db                                  dbFlag
-	config, part, keysPart, chip, name  string
-	ports                               []string
-	table, tableOffset                  string
-	version                             int
-	keygen                              bool
-	inputkey                            string
-	caCert, caKey, keyType              string
-	days                                int
-	subjO, subjOU, subjC, subjST, subjL string
-	baud                                int
-	reset                               string
-	poll                                time.Duration
-	once, json                          bool
+	db                                 dbFlag
+	config, part, keysPart, chip, name string
+	ports                              []string
+	table, tableOffset                 string
+	version                            int
+	keygen                             bool
+	inputkey                           string
+	caFlags
+	baud       int
+	reset      string
+	poll       time.Duration
+	once, json bool
 }
 
 func newStationCmd(env *Env) *cobra.Command {
@@ -93,15 +90,7 @@ encryption on, the table on the device is encrypted: give --partition-table.
 	fl.IntVar(&f.version, "version", 2, "NVS format version: 1 or 2")
 	fl.BoolVar(&f.keygen, "keygen", false, "encrypt every image with fresh keys, written to the device's nvs_keys partition")
 	fl.StringVar(&f.inputkey, "inputkey", "", "encrypt every image with the keys in this nvs_keys image (the devices already have them)")
-	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) that signs a certificate for every device")
-	fl.StringVar(&f.caKey, "ca-key", "", "the CA's private key (PEM)")
-	fl.StringVar(&f.keyType, "key-type", "ecdsa-p256", "device key type: ecdsa-p256 or rsa2048")
-	fl.IntVar(&f.days, "cert-days", 3650, "device certificate validity in days")
-	fl.StringVar(&f.subjO, "subject-o", "", "device certificate subject organization (O)")
-	fl.StringVar(&f.subjOU, "subject-ou", "", "device certificate subject organizational unit (OU)")
-	fl.StringVar(&f.subjC, "subject-c", "", "device certificate subject country (C)")
-	fl.StringVar(&f.subjST, "subject-st", "", "device certificate subject state or province (ST)")
-	fl.StringVar(&f.subjL, "subject-l", "", "device certificate subject locality (L)")
+	f.caFlags.register(c)
 	fl.IntVarP(&f.baud, "baud", "b", 460800, "baud rate for the transfer (the connection starts at 115200)")
 	fl.StringVar(&f.reset, "reset", "auto", "how to put the chip into download mode: auto, classic, unix, usb-jtag or none")
 	fl.DurationVar(&f.poll, "poll", time.Second, "how often an empty jig is tried")
@@ -162,36 +151,8 @@ func runStation(env *Env, f *stationFlags) error {
 		}
 		mo.Encryption = &mfg.Encryption{Keys: &k}
 	}
-	if f.caCert != "" || f.caKey != "" {
-		if f.caCert == "" || f.caKey == "" {
-			return usagef("--ca-cert and --ca-key go together")
-		}
-		if f.days <= 0 {
-			return usagef("--cert-days %d: must be positive", f.days)
-		}
-		certPEM, err := readInput(env, f.caCert, fsutil.MaxFileRow, "a CA certificate")
-		if err != nil {
-			return fmt.Errorf("--ca-cert: %w", err)
-		}
-		keyPEM, err := readInput(env, f.caKey, fsutil.MaxFileRow, "a CA key")
-		if err != nil {
-			return fmt.Errorf("--ca-key: %w", err)
-		}
-		subj := pkix.Name{}
-		for _, p := range []struct {
-			v   string
-			dst *[]string
-		}{{f.subjO, &subj.Organization}, {f.subjOU, &subj.OrganizationalUnit}, {f.subjC, &subj.Country},
-			{f.subjST, &subj.Province}, {f.subjL, &subj.Locality}} {
-			if p.v != "" {
-				*p.dst = []string{p.v}
-			}
-		}
-		is, err := mfg.NewIssuer(certPEM, keyPEM, mfg.IssuerOptions{KeyType: mfg.KeyType(f.keyType), Days: f.days, Subject: subj})
-		if err != nil {
-			return usageError{err}
-		}
-		mo.Issuer = is
+	if mo.Issuer, err = f.issuer(env); err != nil {
+		return err
 	}
 	pt := ptFlags{table: f.table, tableOffset: f.tableOffset}
 	tableOff, err := pt.offset()
@@ -215,11 +176,11 @@ func runStation(env *Env, f *stationFlags) error {
 
 	l, err := ledger.Open(ctx, f.db.path(env))
 	if err != nil {
-		return ledgerError(f.db.dsn, err)
+		return ledgerError(f.db.dsn(), err)
 	}
 	defer l.Close()
 	if _, err := l.Status(ctx, time.Now()); err != nil {
-		return ledgerError(f.db.dsn, err)
+		return ledgerError(f.db.dsn(), err)
 	}
 
 	view := newStationView(env, f.ports, f.json)
@@ -233,7 +194,7 @@ func runStation(env *Env, f *stationFlags) error {
 	}
 	if !f.json {
 		fmt.Fprintf(env.Stderr, "Station %s: %d port(s), ledger %s, %s images into %q; Ctrl-C stops\n",
-			f.name, len(f.ports), ledger.Redact(f.db.dsn), f.chip, f.part)
+			f.name, len(f.ports), ledger.Redact(f.db.dsn()), f.chip, f.part)
 	}
 	runErr := st.Run(ctx)
 	view.close()
