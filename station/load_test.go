@@ -87,6 +87,9 @@ func loadTest(t *testing.T, dsn string) {
 	type proc struct {
 		cmd  *exec.Cmd
 		done chan struct{}
+		// inflight counts the devices this process has claimed and not yet recorded as
+		// provisioned: a kill while it is above zero cuts a device short.
+		inflight atomic.Int64
 	}
 	var mu sync.Mutex
 	var finished atomic.Int64 // devices the stations reported done
@@ -118,6 +121,10 @@ func loadTest(t *testing.T, dsn string) {
 					continue
 				}
 				switch e.Kind {
+				case station.KindClaimed:
+					p.inflight.Add(1)
+				case station.KindProvisioned:
+					p.inflight.Add(-1)
 				case station.KindDone:
 					byPort[e.Port].finished(e.MAC)
 					finished.Add(1)
@@ -163,7 +170,18 @@ func loadTest(t *testing.T, dsn string) {
 		if idle() {
 			break
 		}
+		// Kill a station with a device between claim and record (the window the crash safety
+		// is about), waiting a little for one; else any station.
 		i := rand.IntN(stations)
+		for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(time.Millisecond) {
+			mu.Lock()
+			busy := procs[i].inflight.Load() > 0
+			mu.Unlock()
+			if busy {
+				break
+			}
+			i = rand.IntN(stations)
+		}
 		mu.Lock()
 		p := procs[i]
 		mu.Unlock()
