@@ -301,13 +301,10 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 	}
 	bar := newProgress(env, "Writing")
 	start := time.Now()
-	done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
-	res, err := d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
-	done()
+	res, err := writeRange(env, t, func() (esploader.WriteResult, error) {
+		return d.l.WriteFlash(t.off, img, esploader.WriteOptions{Progress: bar.update})
+	})
 	bar.finish()
-	if err != nil && env.ctx().Err() != nil {
-		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
-	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}
@@ -322,4 +319,18 @@ func flashImage(env *Env, d *device, pt *ptFlags, t target, img []byte, name str
 	fmt.Fprintf(env.Stdout, "Wrote %d bytes%s (%s) to %s in %.1f s; MD5 %x verified\n",
 		res.Size, rest, how, t, time.Since(start).Seconds(), res.MD5)
 	return nil
+}
+
+// writeRange runs write, a write into t's range of the flash. While it runs, an interruption
+// is reported as leaving t partly written; a write that stopped because the run was
+// interrupted returns that account (*partlyWritten) instead of the loader's error.
+func writeRange[R any](env *Env, t target, write func() (R, error)) (R, error) {
+	what := fmt.Sprintf("%s may be partly written; write it again", t)
+	done := env.writing(what)
+	res, err := write()
+	done()
+	if err != nil && env.ctx().Err() != nil {
+		return res, &partlyWritten{what: what, err: err}
+	}
+	return res, err
 }

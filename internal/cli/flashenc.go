@@ -203,12 +203,13 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 		if key != nil {
 			opt.Expected = key.encrypt
 		}
-		done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
-		res, err := d.l.WriteFlashEncrypted(t.off, img, opt)
-		done()
+		res, err := writeRange(env, t, func() (esploader.EncryptedWriteResult, error) {
+			return d.l.WriteFlashEncrypted(t.off, img, opt)
+		})
 		bar.finish()
-		if err != nil && env.ctx().Err() != nil {
-			return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
+		var pw *partlyWritten
+		if errors.As(err, &pw) {
+			return err
 		}
 		switch {
 		case err != nil && key != nil && errors.Is(err, esploader.ErrEncryptRefused):
@@ -239,13 +240,10 @@ func writeEncrypted(env *Env, d *device, t target, img []byte, key *flashKey, fo
 	if err != nil {
 		return err
 	}
-	done := env.writing(fmt.Sprintf("%s may be partly written; write it again", t))
-	res, err := d.l.WriteFlash(t.off, ct, esploader.WriteOptions{Progress: bar.update})
-	done()
+	res, err := writeRange(env, t, func() (esploader.WriteResult, error) {
+		return d.l.WriteFlash(t.off, ct, esploader.WriteOptions{Progress: bar.update})
+	})
 	bar.finish()
-	if err != nil && env.ctx().Err() != nil {
-		return &partlyWritten{what: fmt.Sprintf("%s may be partly written; write it again", t), err: err}
-	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", t, err)
 	}
