@@ -2,16 +2,11 @@ package loadersim_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/nvskit/nvskit/esploader/loadersim"
 	"github.com/nvskit/nvskit/flashcrypt"
@@ -41,22 +36,7 @@ func TestEsptoolJSEncryptedWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { sim.ServeListener(ln); close(done) }()
-			defer func() { ln.Close(); <-done }()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "peer-encrypt.mjs", ln.Addr().String(), image, "0xF000", c.want)
-			cmd.Dir = peerDir
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("esptool-js peer: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-			}
+			last := runPeer(t, node, sim, "peer-encrypt.mjs", image, "0xF000", c.want)
 			padded := append(append([]byte(nil), img...), bytes.Repeat([]byte{0xFF}, 0xC00-len(img))...)
 			want, err := flashcrypt.Encrypt(flashcrypt.SchemeXTS, flashKey, 0xF000, padded)
 			if err != nil {
@@ -66,9 +46,8 @@ func TestEsptoolJSEncryptedWrite(t *testing.T) {
 				t.Fatal("the flash does not hold espsecure's ciphertext of what esptool-js sent")
 			}
 			sum := md5.Sum(want)
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			if got := lines[len(lines)-1]; got != "OK "+c.want+" "+hex.EncodeToString(sum[:]) {
-				t.Fatalf("esptool-js said %q", got)
+			if last != "OK "+c.want+" "+hex.EncodeToString(sum[:]) {
+				t.Fatalf("esptool-js said %q", last)
 			}
 		})
 	}

@@ -60,30 +60,36 @@ func TestEsptoolJSPeer(t *testing.T) {
 				t.Fatal(err)
 			}
 			sim.SetFlash(0x9000, bytes.Repeat([]byte{0x00}, 0x6000)) // must be erased first
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { sim.ServeListener(ln); close(done) }()
-			defer func() { ln.Close(); <-done }()
-
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "peer.mjs", ln.Addr().String(), image, "0x9000", c.want)
-			cmd.Dir = peerDir
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("esptool-js peer: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-			}
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			if !strings.HasPrefix(lines[len(lines)-1], "OK "+c.want+" ") {
-				t.Fatalf("esptool-js peer said %q", stdout.String())
+			if last := runPeer(t, node, sim, "peer.mjs", image, "0x9000", c.want); !strings.HasPrefix(last, "OK "+c.want+" ") {
+				t.Fatalf("esptool-js peer said %q", last)
 			}
 			if !bytes.Equal(sim.Flash()[0x9000:0x9000+len(img)], img) {
 				t.Fatal("the simulator's flash differs from the image esptool-js wrote")
 			}
 		})
 	}
+}
+
+// runPeer serves sim on a loopback port, runs the esptool-js script against it with the
+// address followed by args, and returns the last line the script printed.
+func runPeer(t *testing.T, node string, sim *loadersim.Sim, script string, args ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { sim.ServeListener(ln); close(done) }()
+	defer func() { ln.Close(); <-done }()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{script, ln.Addr().String()}, args...)...)
+	cmd.Dir = peerDir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("esptool-js %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	return lines[len(lines)-1]
 }
