@@ -116,3 +116,30 @@ func TestParseDoesNotModify(t *testing.T) {
 		t.Fatal("Parse changed its input")
 	}
 }
+
+// TestDamagedPage: only damage that makes the device erase a page counts.
+func TestDamagedPage(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  func(img []byte)
+		damaged bool
+	}{
+		{"intact", func([]byte) {}, false},
+		{"header crc", func(img []byte) { img[10] = 0 }, true},
+		{"page state", func(img []byte) { binary.LittleEndian.PutUint32(img, 0xFFFF0000) }, true},
+		{"blank header, data in page", func(img []byte) { img[2*nvs.PageSize+100] = 0 }, true},
+		{"entry crc", func(img []byte) { img[slotOff(0, 1)+24] ^= 1 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := baseImage(t)
+			tc.damage(img)
+			im, err := nvs.Parse(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := im.DamagedPage(); (f != nil) != tc.damaged {
+				t.Fatalf("DamagedPage = %v, want damaged %v", f, tc.damaged)
+			}
+		})
+	}
+}

@@ -57,3 +57,18 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// DamagedPage returns the first finding about a page the device would treat as corrupt and
+// erase when it mounts the image (a page header whose CRC does not match, an unknown page
+// state, or a header with no valid content on a page marked in use), or nil when there is
+// none. An image with such a page is no fit to write to a device as it is.
+func (im *Image) DamagedPage() *Finding {
+	for i := range im.Findings {
+		f := &im.Findings[i]
+		blankHeader := f.Code == "corrupt-page" && f.Page >= 0 && f.Page < len(im.Pages) && im.Pages[f.Page].State == PageEmpty
+		if f.Code == "header-crc" || f.Code == "page-state" || blankHeader {
+			return f
+		}
+	}
+	return nil
+}

@@ -177,11 +177,8 @@ func dataKind(img []byte, name string, p *partition.Partition) error {
 		if err != nil {
 			return refuse("%s is not an NVS partition image (%v), and partition %q is data/nvs", name, err, p.Name)
 		}
-		for _, f := range im.Findings {
-			blankHeader := f.Code == "corrupt-page" && im.Pages[f.Page].State == nvs.PageEmpty
-			if f.Code == "header-crc" || f.Code == "page-state" || blankHeader {
-				return refuse("%s is an NVS image with a damaged page (page %d: %s), which the device would erase; partition %q is data/nvs", name, f.Page, f.Message, p.Name)
-			}
+		if f := im.DamagedPage(); f != nil {
+			return refuse("%s is an NVS image with a damaged page (page %d: %s), which the device would erase; partition %q is data/nvs", name, f.Page, f.Message, p.Name)
 		}
 	case partition.SubtypeNVSKeys:
 		if _, err := nvs.ParseKeysPartition(img); err != nil {
