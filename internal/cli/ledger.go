@@ -232,8 +232,10 @@ relative paths, where the stations run.`,
 	return c
 }
 
-// maxValues is the largest VALUES.csv read: far beyond any production run.
-const maxValues = 64 << 30
+// maxValues is the largest VALUES.csv one import reads. An import is one transaction and holds
+// its rows in memory until it commits, so the limit bounds that memory: 1 GiB is a million
+// devices of 1 KiB each; a larger run is imported in several files.
+const maxValues = 1 << 30
 
 // readIdentities reads and checks VALUES.csv; any bad row refuses the file.
 func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size int, version nvs.Version) ([]ledger.NewIdentity, error) {
@@ -256,6 +258,9 @@ func readIdentities(env *Env, cfg *nvscsv.MfgConfig, name, fileid string, size i
 	b := gen.NewDeviceBuilder(name)
 	f, err := fsutil.Open(env.Path(name), maxValues, "a VALUES.csv")
 	if err != nil {
+		if errors.Is(err, fsutil.ErrTooLarge) {
+			return nil, fmt.Errorf("cannot read the values: %w; an import holds its rows in memory until it commits: split the file and import the parts one after the other", err)
+		}
 		return nil, fmt.Errorf("cannot read the values: %w", err)
 	}
 	defer f.Close()

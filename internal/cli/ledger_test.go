@@ -221,3 +221,23 @@ func TestLedgerHelpHidesDBFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// An import holds its rows in memory until it commits: a VALUES.csv past maxValues is refused
+// before anything is read, with the way out (split it).
+func TestLedgerImportSizeLimit(t *testing.T) {
+	dir := ledgerDir(t)
+	big := filepath.Join(dir, "big.csv")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("serial,port_no,model\n")
+	if err := f.Truncate(maxValues + 1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, errb := runIn(t, dir, "ledger", "import", "big.csv", "--config", "config.csv", "--fileid", "serial")
+	if code != 1 || !strings.Contains(errb, "the limit for a VALUES.csv") || !strings.Contains(errb, "split the file") {
+		t.Fatalf("import of a file over the limit: exit %d, %s", code, errb)
+	}
+}
