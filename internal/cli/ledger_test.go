@@ -232,7 +232,7 @@ func TestLedgerImportSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.WriteString("serial,port_no,model\n")
-	if err := f.Truncate(maxValues + 1); err != nil { // sparse: no disk used
+	if err := f.Truncate(1<<30 + 1); err != nil { // sparse: no disk used
 		t.Fatal(err)
 	}
 	f.Close()
